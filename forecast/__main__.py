@@ -1,0 +1,5 @@
+"""`python -m forecast` runs the command line."""
+
+from forecast.cli import run
+
+run()

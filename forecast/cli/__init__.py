@@ -1,0 +1,67 @@
+"""The `forecast` command: parses arguments, calls the library, prints, and maps errors to exit codes.
+
+Each subcommand lives in its own module with `register(subparsers)`; the module's handler returns an
+exit code. Only this package exits the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from forecast.errors import ForecastError, InputError
+
+# Subcommand modules, in the order `forecast --help` lists them.
+COMMANDS = ("datasets", "demo")
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="forecast",
+        description="Forecast stock prices and weather with RNNs, and check them against simple baselines.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"forecast.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns (and exits with) the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        code = args.handler(args)
+    except KeyboardInterrupt:
+        print("forecast: interrupted", file=sys.stderr)
+        code = 130
+    except (InputError, FileNotFoundError, KeyError, ValueError) as exc:
+        _report(exc, args.debug)
+        code = EXIT_BAD_INPUT
+    except ForecastError as exc:
+        _report(exc, args.debug)
+        code = EXIT_FAILURE
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into an exit code
+        _report(exc, args.debug)
+        code = EXIT_FAILURE
+    return code
+
+
+def _report(exc: BaseException, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(exc)
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    first_line = str(message).strip().splitlines()[0] if str(message).strip() else type(exc).__name__
+    print(f"forecast: error: {first_line}", file=sys.stderr)
+
+
+def run() -> None:
+    sys.exit(main())

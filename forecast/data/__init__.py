@@ -1,0 +1,1 @@
+"""Data: adapters that load series, windows over them, splits and transforms."""

@@ -1,0 +1,1 @@
+"""Adapters that turn remote or on-disk data into the toolkit's tidy frame."""

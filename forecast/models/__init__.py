@@ -1,0 +1,1 @@
+"""Models: recurrent networks, their Lightning training recipe, estimators and baselines."""
