@@ -1,0 +1,235 @@
+"""Turn a time-indexed frame (wide, or long with a series column) into stacked arrays the windows index.
+
+Every series is laid end to end in one float32 array `values` [T, F]; `offsets` [S+1] mark where each
+series starts. Windows are later taken as strided views of this array, so it is the only copy of the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecast.config import WindowSpec
+from forecast.errors import InputError
+
+# Calendar features as (name, function of a DatetimeIndex -> values, period).
+_CALENDAR = {
+    "dayofweek": (lambda idx: idx.dayofweek, 7.0),
+    "dayofyear": (lambda idx: idx.dayofyear - 1, 366.0),
+    "hour": (lambda idx: idx.hour, 24.0),
+    "month": (lambda idx: idx.month - 1, 12.0),
+}
+
+
+@dataclass
+class Panel:
+    """Series stacked end to end.
+
+    values: [T, F] float32, columns `columns` (numeric inputs, then calendar sin/cos pairs).
+    codes: [T, C] int64 codes of categorical columns (0 = unseen category).
+    times: [T] datetime64 timestamps.
+    offsets: [S+1] row where each series starts; series s is rows offsets[s]:offsets[s+1].
+    series: the S series ids (a single None for a wide frame).
+    n_observed: [S] rows of each series that came from the frame (the rest are appended future rows).
+    """
+
+    values: np.ndarray
+    columns: tuple[str, ...]
+    codes: np.ndarray
+    categorical: tuple[str, ...]
+    times: np.ndarray
+    offsets: np.ndarray
+    series: list
+    n_observed: np.ndarray
+    tz: str | None = None
+
+    @property
+    def n_series(self) -> int:
+        return len(self.series)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Rows per series, appended future rows included."""
+        return np.diff(self.offsets)
+
+    def series_of_row(self) -> np.ndarray:
+        """[T] series index of every row."""
+        return np.repeat(np.arange(self.n_series), self.lengths)
+
+    def column_index(self, names: Sequence[str]) -> np.ndarray:
+        """Positions of `names` in `columns`."""
+        lookup = {c: i for i, c in enumerate(self.columns)}
+        return np.array([lookup[n] for n in names], dtype=np.int64)
+
+    def timestamps(self, rows: np.ndarray) -> pd.DatetimeIndex:
+        """Timestamps of the given global rows, in the frame's time zone."""
+        idx = pd.DatetimeIndex(self.times[rows])
+        return idx.tz_localize("UTC").tz_convert(self.tz) if self.tz else idx
+
+
+def calendar_columns(calendar: Sequence[str]) -> tuple[str, ...]:
+    """Names of the sin/cos columns that encode the given calendar features."""
+    return tuple(f"{name}_{fn}" for name in calendar for fn in ("sin", "cos"))
+
+
+def calendar_values(times: pd.DatetimeIndex, calendar: Sequence[str]) -> np.ndarray:
+    """[T, 2*len(calendar)] sine/cosine encodings of calendar features (known in advance)."""
+    out = np.empty((len(times), 2 * len(calendar)), dtype=np.float32)
+    for k, name in enumerate(calendar):
+        fn, period = _CALENDAR[name]
+        angle = 2 * np.pi * np.asarray(fn(times), dtype=np.float64) / period
+        out[:, 2 * k] = np.sin(angle)
+        out[:, 2 * k + 1] = np.cos(angle)
+    return out
+
+
+def check_frame(frame: pd.DataFrame, spec: WindowSpec, *, source: str = "frame") -> None:
+    """Fail with one clear line if `frame` cannot feed `spec` (index, id column, missing columns, dtypes)."""
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise InputError(
+            f"{source}: the index must be a DatetimeIndex (load files with forecast.load_table or set_index)"
+        )
+    needed = list(spec.columns) + ([spec.id_col] if spec.id_col else [])
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{source}: missing column(s) {missing}; available: {list(frame.columns)}"
+        )
+    for col in spec.numeric_inputs:
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            raise InputError(f"{source}: column {col!r} must be numeric, found dtype {frame[col].dtype}")
+
+
+def build_panel(
+    frame: pd.DataFrame,
+    spec: WindowSpec,
+    *,
+    vocabularies: dict[str, list[str]] | None = None,
+    future_steps: int = 0,
+    source: str = "frame",
+) -> Panel:
+    """Stack the series of `frame` into a Panel for `spec`.
+
+    vocabularies: category lists per categorical column (learned on training data); codes are 1-based,
+        0 for a category not in the list.
+    future_steps: rows to append after each series with extrapolated timestamps and NaN values, so that
+        forecasts from the last origin have timestamps and calendar features.
+    """
+    check_frame(frame, spec, source=source)
+    index = frame.index
+    tz = str(index.tz) if index.tz is not None else None
+    if spec.id_col:
+        ids = frame[spec.id_col].to_numpy()
+        order = np.lexsort((index.asi8, pd.factorize(ids, sort=True)[0]))
+        if not np.array_equal(order, np.arange(len(order))):
+            frame = frame.iloc[order]
+            index = frame.index
+        codes_of_series, series = pd.factorize(frame[spec.id_col], sort=True)
+        boundaries = np.flatnonzero(np.diff(codes_of_series)) + 1
+        offsets = np.concatenate([[0], boundaries, [len(frame)]]).astype(np.int64)
+        series_list = list(series)
+    else:
+        offsets = np.array([0, len(frame)], dtype=np.int64)
+        series_list = [None]
+    times = (index.tz_convert("UTC").tz_localize(None) if tz else index).to_numpy(dtype="datetime64[ns]")
+    _check_times(times, offsets, series_list, source)
+
+    numeric = frame[list(spec.numeric_inputs)].to_numpy(dtype=np.float32)
+    cal = calendar_values(pd.DatetimeIndex(times), spec.calendar) if spec.calendar else None
+    values = numeric if cal is None else np.concatenate([numeric, cal], axis=1)  # [T, F_num + 2*K_cal]
+    codes = _encode(frame, spec.categorical, vocabularies)
+    columns = (*spec.numeric_inputs, *calendar_columns(spec.calendar))
+    panel = Panel(values, columns, codes, spec.categorical, times, offsets, series_list,
+                  np.diff(offsets).copy(), tz)
+    if future_steps:
+        panel = _append_future(panel, future_steps, spec.calendar)
+    return panel
+
+
+def _check_times(times: np.ndarray, offsets: np.ndarray, series: list, source: str) -> None:
+    if len(times) == 0:
+        raise InputError(f"{source}: no rows")
+    step = np.diff(times.astype(np.int64))
+    inside = np.ones(len(step), dtype=bool)
+    inside[offsets[1:-1] - 1] = False  # differences across series boundaries don't count
+    bad = np.flatnonzero(inside & (step <= 0))
+    if bad.size:
+        row = int(bad[0]) + 1
+        kind = "duplicate" if step[bad[0]] == 0 else "unsorted"
+        sid = series[int(np.searchsorted(offsets, row, side="right")) - 1]
+        where = f" in series {sid!r}" if sid is not None else ""
+        raise InputError(
+            f"{source}: {kind} timestamp {pd.Timestamp(times[row])} at row {row + 1}{where}; "
+            "sort the rows by time and remove duplicates"
+        )
+
+
+def _encode(frame: pd.DataFrame, columns: Sequence[str], vocabularies: dict[str, list[str]] | None) -> np.ndarray:
+    codes = np.zeros((len(frame), len(columns)), dtype=np.int64)
+    for k, col in enumerate(columns):
+        vocab = (vocabularies or {}).get(col)
+        if vocab is None:
+            raise InputError(f"no vocabulary for categorical column {col!r}; fit a vocabulary on training data")
+        cat = pd.Categorical(frame[col].astype("string"), categories=vocab)
+        codes[:, k] = cat.codes.astype(np.int64) + 1  # -1 (unseen or missing) -> 0
+    return codes
+
+
+def fit_vocabularies(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, list[str]]:
+    """Sorted category lists of categorical columns, learned from (training) rows."""
+    return {
+        col: sorted(str(v) for v in frame[col].dropna().astype("string").unique()) for col in columns
+    }
+
+
+def infer_step(times: np.ndarray, offsets: np.ndarray) -> tuple[str, np.timedelta64]:
+    """The series' time step: ('business', 1 day) for trading-day data, else ('fixed', modal step)."""
+    diffs = np.diff(times)
+    inside = np.ones(len(diffs), dtype=bool)
+    inside[offsets[1:-1] - 1] = False
+    diffs = diffs[inside]
+    if diffs.size == 0:
+        return "fixed", np.timedelta64(1, "D")
+    values, counts = np.unique(diffs, return_counts=True)
+    modal = values[np.argmax(counts)]
+    day = np.timedelta64(1, "D")
+    if modal == day:
+        weekdays = pd.DatetimeIndex(times).dayofweek
+        if (weekdays < 5).all() and np.any(diffs > day):
+            return "business", day
+    return "fixed", modal
+
+
+def _append_future(panel: Panel, steps: int, calendar: Sequence[str]) -> Panel:
+    """Append `steps` rows per series: extrapolated timestamps, NaN values, calendar features filled in."""
+    kind, step = infer_step(panel.times, panel.offsets)
+    lengths = panel.lengths
+    n_series = panel.n_series
+    new_lengths = lengths + steps
+    new_offsets = np.concatenate([[0], np.cumsum(new_lengths)]).astype(np.int64)
+    dest = np.arange(len(panel.times)) + np.repeat(np.arange(n_series) * steps, lengths)
+    future = (new_offsets[1:, None] - steps + np.arange(steps)[None, :]).ravel()  # [S*steps]
+
+    last = panel.times[panel.offsets[1:] - 1]  # [S]
+    ahead = np.arange(1, steps + 1)
+    if kind == "business":
+        days = np.busday_offset(last.astype("datetime64[D]")[:, None], ahead[None, :], roll="forward")
+        future_times = days.astype("datetime64[ns]").ravel()
+    else:
+        future_times = (last[:, None] + step * ahead[None, :]).astype("datetime64[ns]").ravel()
+
+    values = np.full((len(dest) + len(future), panel.values.shape[1]), np.nan, dtype=np.float32)
+    values[dest] = panel.values
+    times = np.empty(len(values), dtype="datetime64[ns]")
+    times[dest] = panel.times
+    times[future] = future_times
+    if calendar:
+        n_cal = 2 * len(calendar)
+        values[future, -n_cal:] = calendar_values(pd.DatetimeIndex(future_times), calendar)
+    codes = np.zeros((len(values), panel.codes.shape[1]), dtype=np.int64)
+    codes[dest] = panel.codes
+    return Panel(values, panel.columns, codes, panel.categorical, times, new_offsets, panel.series,
+                 panel.n_observed, panel.tz)

@@ -1,0 +1,97 @@
+"""What every forecaster shares: the sklearn estimator contract and the forecasts-frame builder.
+
+A forecasts frame has one row per (series, origin, step[, target]): the series-id column (panels only),
+`origin` (time of the last input row), `timestamp` (time of the forecast target), `step` (1..H),
+`target` (only when several targets are forecast), `forecast`, and `q0.1`-style quantile columns when
+the model gives intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from forecast.config import WindowSpec
+from forecast.data.panel import Panel
+from forecast.errors import InputError
+
+ORIGIN_CHOICES = ("last", "all")
+
+
+def quantile_column(q: float) -> str:
+    """Column name of quantile q in a forecasts frame, e.g. 0.1 -> 'q0.1'."""
+    return f"q{q:g}"
+
+
+def forecasts_frame(
+    panel: Panel,
+    spec: WindowSpec,
+    origins: np.ndarray,
+    values: np.ndarray,
+    *,
+    quantiles: Sequence[float] = (),
+    point_index: int | None = None,
+) -> pd.DataFrame:
+    """Build the forecasts frame from predictions `values` [N, H, T] or [N, H, T, Q] at global `origins`.
+
+    With quantiles, `forecast` is the median column (point_index) or the middle quantile.
+    """
+    n, horizon = len(origins), spec.horizon
+    n_targets = len(spec.targets)
+    if values.ndim == 3:
+        values = values[..., None]  # [N, H, T] -> [N, H, T, 1]
+    rows = origins[:, None] + np.arange(1, horizon + 1)[None, :]  # [N, H] global rows of the targets
+    series_idx = np.searchsorted(panel.offsets, origins, side="right") - 1  # [N]
+    data: dict[str, np.ndarray | pd.Index] = {}
+    reps = horizon * n_targets
+    if spec.id_col:
+        data[spec.id_col] = np.repeat(np.asarray(panel.series, dtype=object)[series_idx], reps)
+    data["origin"] = panel.timestamps(np.repeat(origins, reps))
+    data["timestamp"] = panel.timestamps(np.repeat(rows.ravel(), n_targets))
+    data["step"] = np.tile(np.repeat(np.arange(1, horizon + 1), n_targets), n)
+    if n_targets > 1:
+        data["target"] = np.tile(np.asarray(spec.targets, dtype=object), n * horizon)
+    flat = values.reshape(n * horizon * n_targets, values.shape[-1]).astype(np.float64)  # [N*H*T, Q]
+    if quantiles:
+        mid = point_index if point_index is not None else len(quantiles) // 2
+        data["forecast"] = flat[:, mid]
+        for k, q in enumerate(quantiles):
+            data[quantile_column(q)] = flat[:, k]
+    else:
+        data["forecast"] = flat[:, 0]
+    return pd.DataFrame(data)
+
+
+def select_origins(panel: Panel, origins: np.ndarray, origin: str | pd.Timestamp) -> np.ndarray:
+    """Keep the origins asked for: 'last' per series, 'all', or the one at a date in each series."""
+    if len(origins) == 0:
+        return origins
+    if origin == "all":
+        return origins
+    series_idx = np.searchsorted(panel.offsets, origins, side="right") - 1
+    if origin == "last":
+        is_last = np.r_[series_idx[1:] != series_idx[:-1], True]
+        return origins[is_last]
+    try:
+        stamp = pd.Timestamp(origin)
+    except (TypeError, ValueError):
+        raise InputError(f"origin must be 'last', 'all' or a date, got {origin!r}") from None
+    times = panel.timestamps(origins)
+    if stamp.tz is None and times.tz is not None:
+        stamp = stamp.tz_localize(times.tz)
+    keep = origins[times == stamp]
+    if len(keep) == 0:
+        raise InputError(f"no series has a forecast origin at {stamp} (with a full lookback before it)")
+    return keep
+
+
+class Forecaster(BaseEstimator):
+    """Marker base class: fit(frame, spec) -> self, predict(frame, origin=...) -> forecasts frame."""
+
+    def _check_spec(self, spec: WindowSpec) -> WindowSpec:
+        if not isinstance(spec, WindowSpec):
+            raise InputError(f"spec must be a forecast.WindowSpec, got {type(spec).__name__}")
+        return spec

@@ -1,0 +1,398 @@
+"""RNNForecaster: Elman RNN / GRU / LSTM forecasters behind the scikit-learn estimator contract."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import replace
+from numbers import Integral, Real
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from forecast.config import WindowSpec
+from forecast.data.datamodule import WindowDataModule
+from forecast.data.panel import Panel, build_panel, fit_vocabularies
+from forecast.data.splits import time_split
+from forecast.data.transforms import (
+    SCALERS,
+    TARGET_TRANSFORMS,
+    ColumnScaler,
+    inverse_target,
+    transform_target,
+)
+from forecast.data.windows import Windows, make_windows
+from forecast.errors import InputError
+from forecast.models.base import Forecaster, forecasts_frame, select_origins
+from forecast.models.lightning import LOSSES, TASKS, ForecastModule, quiet_lightning
+from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
+
+
+class _KeepBest(L.Callback):
+    """Keeps the weights of the epoch with the lowest validation loss (in memory) and per-epoch history."""
+
+    def __init__(self) -> None:
+        self.best_loss = float("inf")
+        self.best_state: dict | None = None
+        self.history: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k in ("train_loss", "val_loss")}
+        self.history.append({"epoch": trainer.current_epoch, **metrics})
+        val = metrics.get("val_loss")
+        if val is not None and val < self.best_loss:
+            self.best_loss = val
+            self.best_state = copy.deepcopy(module.network.state_dict())
+
+
+class RNNForecaster(Forecaster):
+    """Recurrent (Elman RNN, GRU or LSTM) forecaster trained with Lightning.
+
+    `fit(frame, spec)` learns from a time-indexed frame (long frames: one series per `spec.id_col` value);
+    `predict(frame, origin="last")` returns the forecasts frame in the data's original units.
+    Transforms (scaling, target transform, category vocabularies) are fit on the training rows only; the
+    last `val_size` of each series is held out for early stopping and model selection.
+
+    head="transducer" trains on the next-H targets of *every* input step (more training signal per
+    window) and forecasts from the last step; head="direct" trains only from the final state and can use
+    known-future covariates. task="quantile" adds prediction intervals (pinball loss);
+    task="direction" classifies whether the next value is above the origin's (forecast = P(up)).
+    """
+
+    _parameter_constraints: dict = {
+        "cell": [StrOptions(set(CELLS))],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "nonlinearity": [StrOptions({"tanh", "relu"})],
+        "head": [StrOptions({"direct", "transducer"})],
+        "task": [StrOptions(set(TASKS))],
+        "quantiles": ["array-like"],
+        "loss": [StrOptions(set(LOSSES))],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
+        "lr_schedule": [StrOptions({"cosine", "plateau"}), None],
+        "gradient_clip_val": [Interval(Real, 0, None, closed="left"), None],
+        "gradient_clip_algorithm": [StrOptions({"norm", "value"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "val_size": [Interval(Real, 0, 1, closed="left")],
+        "scaler": [StrOptions(set(SCALERS))],
+        "per_series_scaling": ["boolean"],
+        "target_transform": [StrOptions(set(TARGET_TRANSFORMS))],
+        "series_embedding_dim": [Interval(Integral, 0, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "accelerator": [str],
+        "devices": [Interval(Integral, 1, None, closed="left"), str],
+        "precision": [str, Integral],
+        "progress_bar": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        cell: str = "lstm",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        nonlinearity: str = "tanh",
+        head: str = "transducer",
+        task: str = "regression",
+        quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        loss: str = "mse",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        optimizer: str = "adamw",
+        lr_schedule: str | None = None,
+        gradient_clip_val: float | None = 1.0,
+        gradient_clip_algorithm: str = "norm",
+        batch_size: int = 64,
+        max_epochs: int = 20,
+        patience: int | None = None,
+        val_size: float = 0.1,
+        scaler: str = "standard",
+        per_series_scaling: bool = False,
+        target_transform: str = "none",
+        series_embedding_dim: int = 0,
+        seed: int = 0,
+        accelerator: str = "cpu",
+        devices: int | str = 1,
+        precision: str | int = "32-true",
+        progress_bar: bool = True,
+    ) -> None:
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.nonlinearity = nonlinearity
+        self.head = head
+        self.task = task
+        self.quantiles = quantiles
+        self.loss = loss
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.lr_schedule = lr_schedule
+        self.gradient_clip_val = gradient_clip_val
+        self.gradient_clip_algorithm = gradient_clip_algorithm
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.val_size = val_size
+        self.scaler = scaler
+        self.per_series_scaling = per_series_scaling
+        self.target_transform = target_transform
+        self.series_embedding_dim = series_embedding_dim
+        self.seed = seed
+        self.accelerator = accelerator
+        self.devices = devices
+        self.precision = precision
+        self.progress_bar = progress_bar
+
+    # -- data preparation (shared by fit and predict) --------------------------------------------------
+    def _prepare(self, frame: pd.DataFrame, *, future_steps: int, source: str) -> tuple[Panel, np.ndarray]:
+        """Panel with the target transformed and every column scaled, plus the raw target values [T, n_t]."""
+        spec = self.spec_
+        panel = build_panel(frame, spec, vocabularies=self.vocabularies_, future_steps=future_steps, source=source)
+        target_idx = panel.column_index(spec.targets)
+        raw_target = panel.values[:, target_idx].astype(np.float64)
+        values = panel.values.copy()
+        if self.target_transform != "none":
+            for k, col in enumerate(target_idx):
+                values[:, col] = transform_target(raw_target[:, k], panel.offsets, self.target_transform)
+        if not hasattr(self, "scaler_"):  # fitting: scaler learned from the training rows only
+            split = time_split(panel, val_size=float(self.val_size), test_size=0.0)
+            train_rows = split.train_rows(panel) & np.isfinite(values).all(axis=1)
+            self.split_ = split
+            self.scaler_ = ColumnScaler(self.scaler, self.per_series_scaling).fit(
+                values, panel.series_of_row(), train_rows
+            )
+        scaled = self.scaler_.transform(values, self._scaler_rows(panel))
+        return replace(panel, values=scaled), raw_target
+
+    def _scaler_rows(self, panel: Panel) -> np.ndarray:
+        """[T] scaler row of every panel row: the training series' own, or -1 (pooled) for a new series."""
+        if not self.per_series_scaling:
+            return np.zeros(len(panel.times), np.int64)
+        return self._training_series(panel)[panel.series_of_row()]
+
+    def _training_series(self, panel: Panel) -> np.ndarray:
+        """[S] index of each panel series among the training series, -1 for a series not seen in training."""
+        known = {sid: k for k, sid in enumerate(self.series_ids_)}
+        return np.array([known.get(None if sid is None else str(sid), -1) for sid in panel.series], dtype=np.int64)
+
+    def _network_config(self, windows: Windows) -> NetworkConfig:
+        spec = self.spec_
+        return NetworkConfig(
+            n_inputs=windows.n_inputs,
+            n_targets=len(spec.targets),
+            horizon=spec.horizon,
+            cell=self.cell,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            dropout=self.dropout,
+            nonlinearity=self.nonlinearity,
+            head="classify" if self.task == "direction" else self.head,
+            n_outputs=len(self.quantiles) if self.task == "quantile" else 1,
+            n_future=windows.n_future if self.head == "direct" else 0,
+            n_series=len(self.series_ids_) if self.series_embedding_dim else 0,
+            series_embedding_dim=self.series_embedding_dim,
+            category_sizes=tuple(len(self.vocabularies_[c]) for c in spec.categorical),
+        )
+
+    # -- fit / predict ------------------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame, spec: WindowSpec, *, callbacks: list | None = None) -> RNNForecaster:
+        """Train on `frame` (time-indexed; long frames need spec.id_col). Returns self."""
+        self._validate_params()
+        spec = self._check_spec(spec)
+        if self.task == "direction" and (spec.horizon != 1 or len(spec.targets) != 1):
+            raise InputError("task='direction' forecasts one step of one target; use horizon=1 and one target")
+        for attr in ("scaler_", "split_"):
+            self.__dict__.pop(attr, None)
+        started = time.perf_counter()
+        self.spec_ = spec
+        self.vocabularies_ = fit_vocabularies(frame, spec.categorical)
+        # Same order as the panel's series (sorted), stored as text so artifacts round-trip them.
+        self.series_ids_ = (
+            [str(s) for s in pd.factorize(frame[spec.id_col], sort=True)[1]] if spec.id_col else [None]
+        )
+        panel, _ = self._prepare(frame, future_steps=0, source="training frame")
+        train = self.split_.windows(panel, spec, "train")
+        val = self.split_.windows(panel, spec, "val") if self.val_size > 0 else None
+        if len(train) == 0:
+            raise InputError(
+                f"no training windows: every series is shorter than lookback + horizon "
+                f"({spec.lookback} + {spec.horizon}) after holding out val_size={self.val_size}"
+            )
+        self.skipped_series_ = list(train.skipped)
+        self.feature_names_in_ = np.asarray(spec.columns, dtype=object)
+        self.n_features_in_ = len(spec.columns)
+        self.dtypes_ = {c: str(frame[c].dtype) for c in spec.columns}
+
+        with torch.random.fork_rng(devices=[]):  # seed locally, leave the caller's RNG state alone
+            torch.manual_seed(self.seed)
+            config = self._network_config(train)
+            network = RecurrentNetwork(config)
+            module = ForecastModule(
+                network, task=self.task, loss=self.loss,
+                quantiles=tuple(self.quantiles) if self.task == "quantile" else (),
+                lr=self.lr, weight_decay=self.weight_decay, optimizer=self.optimizer,
+                lr_schedule=self.lr_schedule if (self.lr_schedule != "plateau" or val) else None,
+                max_epochs=self.max_epochs,
+            )
+            keep_best = _KeepBest()
+            trainer_callbacks: list = [keep_best, *(callbacks or [])]
+            if self.patience and val is not None and len(val):
+                trainer_callbacks.append(L.pytorch.callbacks.EarlyStopping("val_loss", patience=self.patience))
+            quiet_lightning()
+            trainer = L.Trainer(
+                max_epochs=self.max_epochs,
+                accelerator=self.accelerator,
+                devices=self.devices,
+                precision=self.precision,
+                gradient_clip_val=self.gradient_clip_val or None,
+                gradient_clip_algorithm=self.gradient_clip_algorithm,
+                callbacks=trainer_callbacks,
+                logger=False,
+                enable_checkpointing=False,
+                enable_model_summary=False,
+                enable_progress_bar=self.progress_bar,
+                num_sanity_val_steps=0,
+            )
+            data = WindowDataModule(
+                train=train, val=val if val is not None and len(val) else None,
+                batch_size=self.batch_size, seed=self.seed,
+            )
+            trainer.fit(module, datamodule=data)
+        if keep_best.best_state is not None:
+            network.load_state_dict(keep_best.best_state)
+        self.network_ = network.cpu().eval()
+        self.network_config_ = config
+        self.history_ = keep_best.history
+        self.best_val_loss_ = keep_best.best_loss if keep_best.best_state is not None else None
+        self.grad_norms_ = module.grad_norms
+        self.n_epochs_ = trainer.current_epoch
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def check_columns(self, frame: pd.DataFrame, source: str = "frame") -> None:
+        """Fail with the list of differences if `frame` lacks the columns the model was trained on."""
+        needed = list(self.feature_names_in_) + ([self.spec_.id_col] if self.spec_.id_col else [])
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise InputError(
+                f"{source}: missing column(s) {missing} that the model was trained on; "
+                f"trained on {needed}, got {list(frame.columns)}"
+            )
+
+    def predict(self, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last",
+                batch_size: int = 4096) -> pd.DataFrame:
+        """Forecasts frame for `frame`: from each series' last row ('last'), every origin ('all'), or a date.
+
+        Only rows up to each origin are read. Series too short for the lookback, or with missing values
+        in their last window, are skipped and listed in `result.attrs["skipped"]`.
+        """
+        check_is_fitted(self, "network_")
+        spec = self.spec_
+        self.check_columns(frame)
+        panel, raw_target = self._prepare(frame, future_steps=spec.horizon, source="prediction frame")
+        windows = make_windows(panel, spec, require_targets=False)
+        chosen = select_origins(panel, windows.origins, origin)
+        windows = Windows(panel, spec, chosen, windows.skipped)
+        values = self._forward(windows, batch_size)  # [N, H, T, Q] scaled / [N, 1, 1, 1] probability
+        if self.task != "direction":
+            series_rows = self._scaler_rows(panel)[windows.origins]
+            values = self.scaler_.inverse_columns(values, series_rows, windows.target_idx)
+            if self.target_transform != "none":
+                level = raw_target[windows.origins]  # [N, T] target at each origin, original units
+                for k in range(values.shape[2]):
+                    for q in range(values.shape[3]):
+                        values[:, :, k, q] = inverse_target(values[:, :, k, q], level[:, k], self.target_transform)
+        result = forecasts_frame(
+            panel, spec, windows.origins, values,
+            quantiles=tuple(self.quantiles) if self.task == "quantile" else (),
+        )
+        last_window = select_origins(panel, make_windows(panel, spec, require_targets=False,
+                                                         require_finite=False).origins, "last")
+        short = set(windows.skipped)
+        with_gaps = set(np.asarray(panel.series, dtype=object)[
+            np.searchsorted(panel.offsets, np.setdiff1d(last_window, windows.origins), side="right") - 1
+        ].tolist()) if origin == "last" else set()
+        result.attrs["skipped"] = sorted(map(str, short | with_gaps))
+        return result
+
+    @torch.no_grad()
+    def _forward(self, windows: Windows, batch_size: int) -> np.ndarray:
+        net = self.network_.eval()
+        to_training = self._training_series(windows.panel)
+        outs = []
+        for start in range(0, len(windows), batch_size):
+            idx = np.arange(start, min(start + batch_size, len(windows)))
+            batch = {k: torch.from_numpy(v) for k, v in windows.batch(idx).items() if k != "y"}
+            batch["series"] = torch.from_numpy(to_training[batch["series"].numpy()])
+            y = net.forecast(batch["x"], series=batch["series"], codes=batch.get("codes"),
+                             future=batch.get("future"))
+            if self.task == "direction":
+                y = torch.softmax(y, dim=-1)[:, 1].reshape(-1, 1, 1, 1)  # [B, 2] -> [B, 1, 1, 1] P(up)
+            outs.append(y.float().numpy())
+        if not outs:
+            shape = (0, self.spec_.horizon, len(self.spec_.targets), self.network_config_.n_outputs)
+            return np.zeros(shape, dtype=np.float32)
+        return np.concatenate(outs).astype(np.float64)
+
+    def save(self, path) -> None:
+        """Write the model to folder `path`: safetensors weights + JSON metadata (no pickle)."""
+        from forecast.artifacts import save_model
+
+        save_model(self, path)
+
+    # -- artifacts ------------------------------------------------------------------------------------
+    def _artifact_state(self) -> tuple[dict, dict]:
+        check_is_fitted(self, "network_")
+        params = self.get_params()
+        params["quantiles"] = list(params["quantiles"])
+        metadata = {
+            "params": params,
+            "spec": self.spec_.to_dict(),
+            "network": self.network_config_.to_dict(),
+            "scaler": self.scaler_.to_dict(),
+            "vocabularies": self.vocabularies_,
+            "series_ids": [None if s is None else str(s) for s in self.series_ids_],
+            "columns": list(self.feature_names_in_),
+            "dtypes": self.dtypes_,
+            "history": self.history_,
+            "best_val_loss": self.best_val_loss_,
+        }
+        return metadata, dict(self.network_.state_dict())
+
+    @classmethod
+    def _from_artifact(cls, metadata: dict, tensors: dict) -> RNNForecaster:
+        params = dict(metadata["params"])
+        params["quantiles"] = tuple(params["quantiles"])
+        model = cls(**params)
+        model.spec_ = WindowSpec.from_dict(metadata["spec"])
+        net_cfg = dict(metadata["network"])
+        net_cfg["category_sizes"] = tuple(net_cfg["category_sizes"])
+        model.network_config_ = NetworkConfig(**net_cfg)
+        network = RecurrentNetwork(model.network_config_)
+        expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
+        found = {k: tuple(v.shape) for k, v in tensors.items()}
+        if expected != found:
+            raise InputError("model weights do not match the network described in model.json; save it again")
+        network.load_state_dict(tensors)
+        model.network_ = network.eval()
+        model.scaler_ = ColumnScaler.from_dict(metadata["scaler"])
+        model.vocabularies_ = metadata["vocabularies"]
+        model.series_ids_ = metadata["series_ids"]
+        model.feature_names_in_ = np.asarray(metadata["columns"], dtype=object)
+        model.n_features_in_ = len(model.feature_names_in_)
+        model.dtypes_ = metadata["dtypes"]
+        model.history_ = metadata.get("history", [])
+        model.best_val_loss_ = metadata.get("best_val_loss")
+        return model

@@ -1,0 +1,130 @@
+"""Plain recurrent networks: an Elman RNN / GRU / LSTM encoder with forecasting heads.
+
+State is explicit: `forward(x, h=None) -> (y, h)`; nothing is kept on the module between calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+CELLS = ("rnn", "gru", "lstm")
+HEADS = ("direct", "transducer", "classify")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Everything needed to rebuild a network (stored as JSON in model artifacts)."""
+
+    n_inputs: int
+    n_targets: int = 1
+    horizon: int = 1
+    cell: str = "lstm"
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0
+    nonlinearity: str = "tanh"
+    head: str = "direct"
+    n_outputs: int = 1  # values per (step, target): 1, or the number of quantiles
+    n_classes: int = 2
+    n_future: int = 0
+    n_series: int = 0
+    series_embedding_dim: int = 0
+    category_sizes: Sequence[int] = field(default_factory=tuple)
+    category_embedding_dim: int = 4
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["category_sizes"] = list(self.category_sizes)
+        return data
+
+
+def recurrent_layer(cell: str, n_in: int, hidden: int, layers: int, dropout: float, nonlinearity: str) -> nn.RNNBase:
+    """A batch-first torch recurrent layer of the given cell type."""
+    drop = dropout if layers > 1 else 0.0
+    if cell == "lstm":
+        return nn.LSTM(n_in, hidden, layers, batch_first=True, dropout=drop)
+    if cell == "gru":
+        return nn.GRU(n_in, hidden, layers, batch_first=True, dropout=drop)
+    if cell == "rnn":
+        return nn.RNN(n_in, hidden, layers, batch_first=True, dropout=drop, nonlinearity=nonlinearity)
+    raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+
+
+class RecurrentNetwork(nn.Module):
+    """Recurrent encoder + head.
+
+    Heads:
+      direct      final state (+ known-future covariates) -> [B, H, T, Q] forecasts
+      transducer  every step's state -> that step's next H values: [B, L, H, T, Q]
+      classify    final state -> [B, n_classes] logits (direction or event)
+    """
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        if c.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {c.head!r}")
+        self.series_embedding = (
+            nn.Embedding(c.n_series + 1, c.series_embedding_dim) if c.n_series and c.series_embedding_dim else None
+        )
+        self.category_embeddings = nn.ModuleList(
+            nn.Embedding(size + 1, c.category_embedding_dim) for size in c.category_sizes
+        )
+        n_rnn_in = (
+            c.n_inputs
+            + (c.series_embedding_dim if self.series_embedding is not None else 0)
+            + c.category_embedding_dim * len(c.category_sizes)
+        )
+        self.rnn = recurrent_layer(c.cell, n_rnn_in, c.hidden_size, c.num_layers, c.dropout, c.nonlinearity)
+        self.dropout = nn.Dropout(c.dropout)
+        per_step = c.n_targets * c.n_outputs
+        if c.head == "direct":
+            self.head = nn.Linear(c.hidden_size + c.horizon * c.n_future, c.horizon * per_step)
+        elif c.head == "transducer":
+            self.head = nn.Linear(c.hidden_size, c.horizon * per_step)
+        else:
+            self.head = nn.Linear(c.hidden_size, c.n_classes)
+
+    def _rnn_inputs(self, x: torch.Tensor, series: torch.Tensor | None, codes: torch.Tensor | None) -> torch.Tensor:
+        parts = [x]  # [B, L, F]
+        if self.series_embedding is not None and series is not None:
+            emb = self.series_embedding(series + 1)  # [B] -> [B, E]; series -1 (unseen) -> row 0
+            parts.append(emb[:, None, :].expand(-1, x.shape[1], -1))  # [B, E] -> [B, L, E]
+        for k, embedding in enumerate(self.category_embeddings):
+            parts.append(embedding(codes[:, :, k]))  # [B, L] -> [B, L, Ec]
+        return torch.cat(parts, dim=-1) if len(parts) > 1 else x  # [B, L, F + E + C*Ec]
+
+    def encode(self, x: torch.Tensor, h=None, *, series=None, codes=None):
+        """Run the recurrence: [B, L, F] -> (outputs [B, L, hidden], final state h)."""
+        return self.rnn(self._rnn_inputs(x, series, codes), h)
+
+    def final_state(self, x: torch.Tensor, *, series=None, codes=None, include_cell: bool = False) -> torch.Tensor:
+        """[B, hidden] last layer's final hidden state (with the LSTM cell state: [B, 2*hidden])."""
+        _, h = self.encode(x, series=series, codes=codes)
+        if isinstance(h, tuple):  # LSTM: (h_n, c_n), each [layers, B, hidden]
+            return torch.cat([h[0][-1], h[1][-1]], dim=-1) if include_cell else h[0][-1]
+        return h[-1]  # [layers, B, hidden] -> [B, hidden]
+
+    def forward(self, x: torch.Tensor, h=None, *, series=None, codes=None, future=None):
+        """Forecast from windows x [B, L, F]; returns (prediction, final state)."""
+        c = self.config
+        out, h = self.encode(x, h, series=series, codes=codes)  # out [B, L, hidden]
+        if c.head == "transducer":
+            y = self.head(self.dropout(out))  # [B, L, H*T*Q]
+            return y.view(x.shape[0], x.shape[1], c.horizon, c.n_targets, c.n_outputs), h  # [B, L, H, T, Q]
+        last = self.dropout(out[:, -1, :])  # [B, hidden]
+        if c.head == "classify":
+            return self.head(last), h  # [B, n_classes]
+        if c.n_future:
+            last = torch.cat([last, future.reshape(x.shape[0], -1)], dim=-1)  # [B, hidden + H*K]
+        y = self.head(last)  # [B, H*T*Q]
+        return y.view(x.shape[0], c.horizon, c.n_targets, c.n_outputs), h  # [B, H, T, Q]
+
+    def forecast(self, x: torch.Tensor, *, series=None, codes=None, future=None) -> torch.Tensor:
+        """Forecasts from the last input step: [B, H, T, Q] (or [B, n_classes] logits)."""
+        y, _ = self(x, series=series, codes=codes, future=future)
+        return y[:, -1] if self.config.head == "transducer" else y  # [B, L, H, T, Q] -> [B, H, T, Q]
