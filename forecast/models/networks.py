@@ -13,6 +13,8 @@ from torch import nn
 
 CELLS = ("rnn", "gru", "lstm")
 HEADS = ("direct", "transducer", "classify")
+SKIPS = ("none", "linear")
+NORMALIZATIONS = ("none", "last")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,12 @@ class NetworkConfig:
     series_embedding_dim: int = 0
     category_sizes: Sequence[int] = field(default_factory=tuple)
     category_embedding_dim: int = 4
+    # Direct head only. normalize="last": the network sees each target's inputs minus its value at the
+    # origin and forecasts the change from it (instance normalization). skip="linear": add a linear map of
+    # each target's lookback (weights shared across targets, like DLinear/LSTNet's highway) to the head.
+    normalize: str = "none"
+    skip: str = "none"
+    lookback: int = 0  # L, needed by skip="linear"
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -68,6 +76,16 @@ class RecurrentNetwork(nn.Module):
         self.config = c = config
         if c.head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {c.head!r}")
+        if c.normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {c.normalize!r}")
+        if c.skip not in SKIPS:
+            raise ValueError(f"skip must be one of {SKIPS}, got {c.skip!r}")
+        if (c.normalize != "none" or c.skip != "none") and c.head != "direct":
+            # The transducer reads every step's state; shifting its inputs by the origin's value would show
+            # earlier steps a later value, and a classifier has no forecast to add the level back to.
+            raise ValueError(f"normalize={c.normalize!r} and skip={c.skip!r} need head='direct', got {c.head!r}")
+        if c.skip == "linear" and c.lookback < 1:
+            raise ValueError("skip='linear' needs the lookback: set NetworkConfig.lookback to L >= 1")
         self.series_embedding = (
             nn.Embedding(c.n_series + 1, c.series_embedding_dim) if c.n_series and c.series_embedding_dim else None
         )
@@ -88,6 +106,7 @@ class RecurrentNetwork(nn.Module):
             self.head = nn.Linear(c.hidden_size, c.horizon * per_step)
         else:
             self.head = nn.Linear(c.hidden_size, c.n_classes)
+        self.skip = nn.Linear(c.lookback, c.horizon) if c.skip == "linear" else None
 
     def _rnn_inputs(self, x: torch.Tensor, series: torch.Tensor | None, codes: torch.Tensor | None) -> torch.Tensor:
         parts = [x]  # [B, L, F]
@@ -98,12 +117,22 @@ class RecurrentNetwork(nn.Module):
             parts.append(embedding(codes[:, :, k]))  # [B, L] -> [B, L, Ec]
         return torch.cat(parts, dim=-1) if len(parts) > 1 else x  # [B, L, F + E + C*Ec]
 
+    def _normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Inputs with each target's value at the origin subtracted (normalize="last"), and that level [B, 1, T]."""
+        if self.config.normalize == "none":
+            return x, None
+        n_targets = self.config.n_targets
+        level = x[:, -1:, :n_targets]  # [B, 1, T]; targets are the first input columns
+        shifted = torch.cat([x[:, :, :n_targets] - level, x[:, :, n_targets:]], dim=-1)  # [B, L, T] + [B, L, F-T]
+        return shifted, level
+
     def encode(self, x: torch.Tensor, h=None, *, series=None, codes=None):
         """Run the recurrence: [B, L, F] -> (outputs [B, L, hidden], final state h)."""
         return self.rnn(self._rnn_inputs(x, series, codes), h)
 
     def final_state(self, x: torch.Tensor, *, series=None, codes=None, include_cell: bool = False) -> torch.Tensor:
         """[B, hidden] last layer's final hidden state (with the LSTM cell state: [B, 2*hidden])."""
+        x, _ = self._normalize(x)
         _, h = self.encode(x, series=series, codes=codes)
         if isinstance(h, tuple):  # LSTM: (h_n, c_n), each [layers, B, hidden]
             return torch.cat([h[0][-1], h[1][-1]], dim=-1) if include_cell else h[0][-1]
@@ -112,6 +141,7 @@ class RecurrentNetwork(nn.Module):
     def forward(self, x: torch.Tensor, h=None, *, series=None, codes=None, future=None):
         """Forecast from windows x [B, L, F]; returns (prediction, final state)."""
         c = self.config
+        x, level = self._normalize(x)
         out, h = self.encode(x, h, series=series, codes=codes)  # out [B, L, hidden]
         if c.head == "transducer":
             y = self.head(self.dropout(out))  # [B, L, H*T*Q]
@@ -121,8 +151,13 @@ class RecurrentNetwork(nn.Module):
             return self.head(last), h  # [B, n_classes]
         if c.n_future:
             last = torch.cat([last, future.reshape(x.shape[0], -1)], dim=-1)  # [B, hidden + H*K]
-        y = self.head(last)  # [B, H*T*Q]
-        return y.view(x.shape[0], c.horizon, c.n_targets, c.n_outputs), h  # [B, H, T, Q]
+        y = self.head(last).view(x.shape[0], c.horizon, c.n_targets, c.n_outputs)  # [B, H*T*Q] -> [B, H, T, Q]
+        if self.skip is not None:
+            linear = self.skip(x[:, :, : c.n_targets].transpose(1, 2))  # [B, T, L] -> [B, T, H]
+            y = y + linear.transpose(1, 2).unsqueeze(-1)  # [B, H, T, Q] + [B, H, T, 1]
+        if level is not None:
+            y = y + level.unsqueeze(-1)  # [B, H, T, Q] + [B, 1, T, 1]
+        return y, h
 
     def forecast(self, x: torch.Tensor, *, series=None, codes=None, future=None) -> torch.Tensor:
         """Forecasts from the last input step: [B, H, T, Q] (or [B, n_classes] logits)."""

@@ -1,0 +1,1 @@
+"""Reproductions of published benchmarks under their exact protocols (ETTh1 so far)."""

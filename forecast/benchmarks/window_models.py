@@ -1,0 +1,171 @@
+"""Models that map protocol windows to forecasts on the (already normalized) scale the windows hold.
+
+Benchmarks fix the data, split and scaling themselves, so these runners take `Windows` directly instead
+of going through the estimators (whose own scaling and validation split would differ from the protocol).
+All forecasts are [N, H, T] float64 arrays: N windows, H steps, T target columns.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+
+import lightning as L
+import numpy as np
+import torch
+from sklearn.linear_model import Ridge
+
+from forecast.data.datamodule import WindowDataModule
+from forecast.data.windows import Windows
+from forecast.models.lightning import ForecastModule, quiet_lightning
+from forecast.models.networks import NetworkConfig, RecurrentNetwork
+
+
+def _target_inputs(windows: Windows) -> np.ndarray:
+    """[N, L, T] the target columns of every window's inputs (targets are the first input columns)."""
+    n_targets = len(windows.spec.targets)
+    return windows.inputs(slice(None))[:, :, :n_targets]
+
+
+def repeat_last(windows: Windows) -> np.ndarray:
+    """Repeat each target's value at the origin for every step: [N, H, T]."""
+    last = _target_inputs(windows)[:, -1:, :].astype(np.float64)  # [N, 1, T]
+    return np.repeat(last, windows.spec.horizon, axis=1)  # [N, 1, T] -> [N, H, T]
+
+
+@dataclass
+class RidgeLookback:
+    """Ridge regression from the flattened lookback to the H next values, a close cousin of DLinear.
+
+    channel_independent=True fits one model on every target column's own lookback (columns stacked as
+    extra samples, weights shared, like DLinear/PatchTST); False reads all columns' lookbacks jointly
+    ([L*T] -> [H*T]). The penalty is chosen from `alphas` on the validation windows.
+    """
+
+    alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
+    channel_independent: bool = True
+
+    def _flatten(self, values: np.ndarray) -> np.ndarray:
+        """Rows of the regression: [N, S, T] (S = L inputs or H targets) -> [N*T, S] or [N, S*T]."""
+        if self.channel_independent:
+            return values.transpose(0, 2, 1).reshape(-1, values.shape[1])  # [N, S, T] -> [N, T, S] -> [N*T, S]
+        return values.reshape(len(values), -1)  # [N, S, T] -> [N, S*T]
+
+    def fit(self, train: Windows, val: Windows) -> RidgeLookback:
+        """Fit one Ridge per alpha on the training windows; keep the one with the lowest validation MSE."""
+        x, y = self._flatten(_target_inputs(train)), self._flatten(train.targets(slice(None)))
+        xv, yv = self._flatten(_target_inputs(val)), self._flatten(val.targets(slice(None)))
+        self.val_mse_ = {}
+        best = None
+        for alpha in self.alphas:
+            model = Ridge(alpha=alpha).fit(x, y)
+            mse = float(np.mean((model.predict(xv) - yv) ** 2))
+            self.val_mse_[alpha] = mse
+            if best is None or mse < best[0]:
+                best = (mse, alpha, model)
+        self.best_val_loss_, self.alpha_, self.model_ = best
+        return self
+
+    def predict(self, windows: Windows) -> np.ndarray:
+        """[N, H, T] forecasts."""
+        x = self._flatten(_target_inputs(windows))
+        n, horizon, n_targets = len(windows), windows.spec.horizon, len(windows.spec.targets)
+        flat = self.model_.predict(x).astype(np.float64)
+        if self.channel_independent:
+            return flat.reshape(n, n_targets, horizon).transpose(0, 2, 1)  # [N*T, H] -> [N, H, T]
+        return flat.reshape(n, horizon, n_targets)  # [N, H*T] -> [N, H, T]
+
+
+@dataclass(frozen=True)
+class RecurrentSettings:
+    """Hyperparameters of a recurrent network trained on protocol windows (direct multi-horizon head)."""
+
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0
+    normalize: str = "last"
+    skip: str = "linear"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    max_epochs: int = 20
+    patience: int = 3
+    gradient_clip_val: float = 1.0
+    limit_train_batches: int | float = 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _BestWeights(L.Callback):
+    """Keeps (in memory) the weights of the epoch with the lowest validation loss, and the loss history."""
+
+    def __init__(self) -> None:
+        self.best_loss = float("inf")
+        self.best_epoch = -1
+        self.best_state: dict | None = None
+        self.history: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k in ("train_loss", "val_loss")}
+        self.history.append({"epoch": trainer.current_epoch, **metrics})
+        val = metrics.get("val_loss", float("inf"))
+        if val < self.best_loss:
+            self.best_loss, self.best_epoch = val, trainer.current_epoch
+            self.best_state = copy.deepcopy(module.network.state_dict())
+
+
+@dataclass
+class RecurrentFit:
+    """A trained network and how its training went."""
+
+    network: RecurrentNetwork
+    best_val_loss: float
+    best_epoch: int
+    epochs: int
+    seconds: float
+    history: list[dict[str, float]]
+
+
+def fit_recurrent(cell: str, settings: RecurrentSettings, train: Windows, val: Windows, *, seed: int = 0) -> RecurrentFit:
+    """Train an Elman RNN / GRU / LSTM on `train`, early-stopping on the MSE of `val`; best weights kept."""
+    spec = train.spec
+    config = NetworkConfig(
+        n_inputs=train.n_inputs, n_targets=len(spec.targets), horizon=spec.horizon, cell=cell,
+        hidden_size=settings.hidden_size, num_layers=settings.num_layers, dropout=settings.dropout,
+        head="direct", normalize=settings.normalize, skip=settings.skip, lookback=spec.lookback,
+    )
+    started = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):  # seed locally, leave the caller's RNG state alone
+        torch.manual_seed(seed)
+        network = RecurrentNetwork(config)
+        module = ForecastModule(network, loss="mse", lr=settings.lr, weight_decay=settings.weight_decay,
+                                optimizer="adam", max_epochs=settings.max_epochs)
+        best = _BestWeights()
+        quiet_lightning()
+        trainer = L.Trainer(
+            max_epochs=settings.max_epochs, accelerator="cpu", devices=1,
+            gradient_clip_val=settings.gradient_clip_val or None,
+            callbacks=[best, L.pytorch.callbacks.EarlyStopping("val_loss", patience=settings.patience)],
+            limit_train_batches=settings.limit_train_batches,
+            logger=False, enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=False,
+            num_sanity_val_steps=0,
+        )
+        data = WindowDataModule(train=train, val=val, batch_size=settings.batch_size, seed=seed)
+        trainer.fit(module, datamodule=data)
+    if best.best_state is not None:
+        network.load_state_dict(best.best_state)
+    return RecurrentFit(network.eval(), best.best_loss, best.best_epoch, trainer.current_epoch,
+                        time.perf_counter() - started, best.history)
+
+
+@torch.no_grad()
+def predict_network(network: RecurrentNetwork, windows: Windows, *, batch_size: int = 1024) -> np.ndarray:
+    """[N, H, T] point forecasts of a direct-head network."""
+    network.eval()
+    out = []
+    for start in range(0, len(windows), batch_size):
+        x = torch.from_numpy(windows.inputs(slice(start, start + batch_size)))  # [B, L, F]
+        out.append(network.forecast(x)[..., 0].numpy())  # [B, H, T, 1] -> [B, H, T]
+    return np.concatenate(out).astype(np.float64)
