@@ -1,0 +1,133 @@
+"""The ETTh1 benchmark reproduces the published protocol: split rows, training-only scaling, metric averaging."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import forecast
+from forecast.benchmarks import etth1
+from forecast.benchmarks.window_models import RidgeLookback, repeat_last
+from forecast.cli import main
+from forecast.config import WindowSpec
+from forecast.data.panel import build_panel
+from forecast.data.splits import Split
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return forecast.datasets.load("etth1")
+
+
+@pytest.fixture(scope="module")
+def multivariate(raw):
+    return etth1.load_protocol("multivariate", raw)
+
+
+def test_windows_follow_the_row_split(multivariate):
+    lookback, horizon = 96, 24
+    train, val, test = (etth1.protocol_windows(multivariate, lookback, horizon, p) for p in ("train", "val", "test"))
+    # Informer's Dataset_ETT_hour: each part's rows [border1, border2) give len - L - H + 1 windows, where the
+    # validation and test parts start L rows early (inputs reach back) so their first target is the border.
+    assert (len(train), len(val), len(test)) == (8640 - lookback - horizon + 1, 2880 - horizon + 1, 2880 - horizon + 1)
+    for windows, first_target, last_target in ((train, lookback, 8639), (val, 8640, 11519), (test, 11520, 14399)):
+        assert windows.origins[0] + 1 == first_target
+        assert windows.origins[-1] + horizon == last_target
+        assert np.all(np.diff(windows.origins) == 1)
+    assert test.origins[0] - lookback + 1 == 11520 - lookback  # the first test input starts in validation rows
+    assert len(multivariate.panel.times) == 14400  # rows after 14400 are not used
+
+
+def test_scaler_is_fit_on_training_rows_only(raw, multivariate):
+    train = raw.iloc[:8640][list(etth1.COLUMNS)]
+    np.testing.assert_allclose(multivariate.scaler.center_[0], train.mean(), rtol=1e-6)
+    np.testing.assert_allclose(multivariate.scaler.scale_[0], train.std(ddof=0), rtol=1e-6)
+    values = multivariate.panel.values
+    np.testing.assert_allclose(values[:8640].mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(values[:8640].std(axis=0), 1.0, atol=1e-4)
+    # Changing validation and test rows changes nothing in the statistics.
+    tampered = raw.copy()
+    tampered.iloc[8640:, :] = 1e6
+    again = etth1.load_protocol("multivariate", tampered)
+    np.testing.assert_array_equal(again.scaler.center_, multivariate.scaler.center_)
+    np.testing.assert_array_equal(again.panel.values[:8640], values[:8640])
+
+
+def test_univariate_reads_ot_only(raw):
+    data = etth1.load_protocol("univariate", raw)
+    assert data.panel.columns == ("OT",)
+    assert data.panel.values.shape == (14400, 1)
+
+
+def test_scores_average_over_windows_steps_and_columns():
+    forecast_ = np.zeros((2, 2, 2))
+    truth = np.array([[[1.0, -1.0], [2.0, 0.0]], [[0.0, 0.0], [0.0, 4.0]]])  # [N=2, H=2, T=2]
+    # errors: 1, 1, 2, 0, 0, 0, 0, 4 -> MSE (1+1+4+16)/8, MAE (1+1+2+4)/8
+    assert etth1.scores(forecast_, truth) == {"mse": 22 / 8, "mae": 8 / 8}
+
+
+def test_repeat_reproduces_the_published_repeat_row(multivariate):
+    test = etth1.protocol_windows(multivariate, 1, 96, "test")
+    got = etth1.scores(repeat_last(test), test.targets(slice(None)))
+    published_mse, published_mae = etth1.PUBLISHED[("multivariate", "Repeat (last value)")][96]
+    assert got["mse"] == pytest.approx(published_mse, abs=0.001)
+    assert got["mae"] == pytest.approx(published_mae, abs=0.001)
+
+
+def test_split_cuts_match_the_protocol_boundaries(multivariate):
+    assert isinstance(multivariate.split, Split)
+    assert multivariate.split.train_rows(multivariate.panel).sum() == 8640
+
+
+def test_channel_independent_ridge_keeps_columns_apart():
+    # Two columns on very different levels: mixing them up in a reshape would show at once.
+    t = np.arange(400, dtype=np.float64)
+    frame = pd.DataFrame({"a": np.sin(t / 5), "b": 10 + np.cos(t / 7)},
+                         index=pd.date_range("2020-01-01", periods=400, freq="h"))
+    spec = WindowSpec(target=("a", "b"), lookback=20, horizon=5)
+    panel = build_panel(frame, spec)
+    split = Split(train_end=np.array([300]), val_end=np.array([350]))
+    train, val, test = (split.windows(panel, spec, p) for p in ("train", "val", "test"))
+    for independent in (True, False):
+        model = RidgeLookback(alphas=(1e-3,), channel_independent=independent).fit(train, val)
+        pred = model.predict(test)
+        assert pred.shape == (len(test), 5, 2)
+        np.testing.assert_allclose(pred, test.targets(slice(None)), atol=0.05)
+
+
+def test_quick_run_gives_finite_numbers_in_the_json_schema(raw):
+    config = etth1.ETTh1Config.quick(horizons=(24,))
+    result = json.loads(json.dumps(etth1.run(config, frame=raw)))
+    assert {"benchmark", "protocol", "config", "results", "published", "environment", "seconds"} <= set(result)
+    assert len(result["results"]) == len(etth1.SETTINGS) * len(etth1.MODELS)
+    for row in result["results"]:
+        assert {"setting", "horizon", "model", "lookback", "mse", "mae", "n_test_windows"} <= set(row)
+        assert math.isfinite(row["mse"]) and math.isfinite(row["mae"]) and row["mse"] >= 0
+        assert row["n_test_windows"] == len(range(0, 2880 - 24 + 1, 24))
+    table = etth1.markdown_table(result)
+    assert "published: LSTMa" in table and "ours: LSTM (L=48)" in table
+
+
+def test_cli_writes_json_and_table(tmp_path, capsys):
+    code = main(["benchmark", "etth1", "--quick", "--setting", "univariate", "--models", "repeat,ridge",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "results.json").read_text())
+    assert printed["command"].startswith("forecast benchmark etth1 --horizons 24 --setting univariate")
+    assert "ours: repeat last value" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--horizons", "24,x"], "comma-separated integers"),
+    (["--horizons", "0"], "horizons [0] must be integers in [1, 2880]"),
+    (["--models", "lstm,arima"], "models ['arima'] must be chosen from"),
+])
+def test_cli_rejects_bad_options(tmp_path, capsys, argv, message):
+    assert main(["benchmark", "etth1", *argv, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing half-written
