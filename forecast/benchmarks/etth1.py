@@ -123,7 +123,7 @@ class ETTh1Config:
     settings: tuple[str, ...] = SETTINGS
     models: tuple[str, ...] = MODELS
     ridge_lookback: int = 336
-    ridge_alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
+    ridge_alphas: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
     rnn_lookback: int = 96
     recurrent: RecurrentSettings = field(default_factory=RecurrentSettings)
     eval_stride: int = 1

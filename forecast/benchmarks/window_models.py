@@ -43,7 +43,7 @@ class RidgeLookback:
     ([L*T] -> [H*T]). The penalty is chosen from `alphas` on the validation windows.
     """
 
-    alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
+    alphas: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
     channel_independent: bool = True
 
     def _flatten(self, values: np.ndarray) -> np.ndarray:
@@ -79,17 +79,21 @@ class RidgeLookback:
 
 @dataclass(frozen=True)
 class RecurrentSettings:
-    """Hyperparameters of a recurrent network trained on protocol windows (direct multi-horizon head)."""
+    """Hyperparameters of a recurrent network trained on protocol windows (direct multi-horizon head).
+
+    Adam on the MSE, early stopping after `patience` epochs without a lower validation MSE, and the
+    weights of the best validation epoch kept. normalize / skip: see NetworkConfig.
+    """
 
     hidden_size: int = 64
     num_layers: int = 1
     dropout: float = 0.0
     normalize: str = "last"
     skip: str = "linear"
-    lr: float = 1e-3
+    lr: float = 3e-3
     weight_decay: float = 0.0
-    batch_size: int = 128
-    max_epochs: int = 20
+    batch_size: int = 256
+    max_epochs: int = 12
     patience: int = 3
     gradient_clip_val: float = 1.0
     limit_train_batches: int | float = 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from forecast.errors import InputError
@@ -33,6 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", default=None, help="comma-separated models from repeat,ridge,rnn,gru,lstm (default all)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: tiny networks, 2 training batches, every 24th test window (seconds, not minutes)")
+    p.add_argument("--rnn-normalize", default=None, choices=("last", "none"),
+                   help="recurrent nets forecast the change from the origin's value (last, default) or not (none)")
+    p.add_argument("--rnn-skip", default=None, choices=("linear", "none"),
+                   help="add a linear map of each target's lookback to the recurrent head (linear, default) or not")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)")
     p.add_argument("--seed", type=int, default=0, help="seed of the network weights and batch order (default 0)")
     p.add_argument("--out", default=None, help="folder for results.json and results.md (the markdown table)")
@@ -56,7 +61,9 @@ def config_from_args(args: argparse.Namespace):
     overrides["settings"] = SETTINGS if args.setting == "both" else (args.setting,)
     if args.models is not None:
         overrides["models"] = tuple(m.strip() for m in args.models.split(",") if m.strip())
-    return ETTh1Config.quick(**overrides) if args.quick else ETTh1Config(**overrides)
+    config = ETTh1Config.quick(**overrides) if args.quick else ETTh1Config(**overrides)
+    changes = {k: v for k, v in (("normalize", args.rnn_normalize), ("skip", args.rnn_skip)) if v is not None}
+    return replace(config, recurrent=replace(config.recurrent, **changes)) if changes else config
 
 
 def canonical_command(args: argparse.Namespace, config) -> str:
@@ -66,6 +73,7 @@ def canonical_command(args: argparse.Namespace, config) -> str:
              f"--setting {setting}", f"--models {','.join(config.models)}", f"--seed {config.seed}"]
     if args.quick:
         parts.append("--quick")
+    parts += [f"--rnn-normalize {config.recurrent.normalize}", f"--rnn-skip {config.recurrent.skip}"]
     if args.threads is not None:
         parts.append(f"--threads {args.threads}")
     return " ".join(parts)
