@@ -131,3 +131,16 @@ def test_cli_rejects_bad_options(tmp_path, capsys, argv, message):
     assert main(["benchmark", "etth1", *argv, "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_cli_options_reach_the_config():
+    from forecast.cli import build_parser
+    from forecast.cli.benchmark import config_from_args
+
+    args = build_parser().parse_args(["benchmark", "etth1", "--horizons", "24,96", "--setting", "multivariate",
+                                      "--models", "ridge,gru", "--rnn-skip", "none", "--seed", "3"])
+    config = config_from_args(args)
+    assert (config.horizons, config.settings, config.models, config.seed) == ((24, 96), ("multivariate",),
+                                                                              ("ridge", "gru"), 3)
+    assert (config.recurrent.skip, config.recurrent.normalize) == ("none", "last")
+    assert config.eval_stride == 1  # the full protocol unless --quick
