@@ -13,7 +13,7 @@ import pandas as pd
 
 from forecast.errors import InputError
 from forecast.io import write_table
-from forecast.metrics import HIGHER_IS_BETTER, join_actuals, score_joined
+from forecast.metrics import HIGHER_IS_BETTER, Task, join_actuals, score_joined
 from forecast.plots import plot_leaderboard
 from forecast.significance import Loss, diebold_mariano
 
@@ -41,7 +41,7 @@ def dm_against(
 ) -> pd.DataFrame:
     """One row per (model, target): DM statistic and p-values of the model against `benchmark`.
 
-    Only origins both forecast are compared. Columns: model, target, dm_statistic, dm_p_value,
+    Only origins both forecast are compared; with h or fewer (or under 3) of them the row holds NaN. Columns: model, target, dm_statistic, dm_p_value,
     dm_p_better (one-sided, "model more accurate"), dm_n. The benchmark's own row holds NaN.
     """
     models = sorted(joined["model"].unique())
@@ -101,13 +101,16 @@ def build_leaderboard(
     season: int = 1,
     train_end: pd.Timestamp | str | None = None,
     timings: pd.DataFrame | Mapping[str, Mapping[str, float]] | None = None,
-    sort_by: str = "mase",
+    sort_by: str | None = None,
     loss: Loss = "squared",
+    task: Task = "regression",
 ) -> pd.DataFrame:
     """Rank models by `sort_by` on all their forecasts, each tested against `benchmark` (persistence).
 
     forecasts/actuals/target/id_col/season/train_end: as for `forecast.metrics.score_forecasts`.
     timings: {model: {"fit_seconds": s, "predict_seconds": s}} or a frame with those columns and `model`.
+    sort_by: a metric column; default "mase" (regression) or "brier" (classification, task="classification",
+    where the DM loss on actual - probability is the Brier score's).
     Returns one row per (model, target): rank, model, target, n, mae, rmse, mape, smape, mase,
     directional_accuracy, [pinball, pinball_q*, coverage_*], dm_statistic, dm_p_value, dm_p_better, dm_n,
     beats_benchmark (dm_p_better < 0.05), fit_seconds, predict_seconds; best first within each target.
@@ -115,7 +118,8 @@ def build_leaderboard(
     joined = join_actuals(
         forecasts, actuals, target=target, id_col=id_col, season=season, train_end=train_end
     )
-    scores = score_joined(joined)
+    scores = score_joined(joined, task)
+    sort_by = sort_by or ("brier" if task == "classification" else "mase")
     overall = scores[scores["step"].isna()].drop(columns="step")
     if sort_by not in overall.columns:
         metrics = [c for c in overall.columns if c not in ("model", "target", "n")]

@@ -6,6 +6,9 @@ returns: [id_col], origin, timestamp, step, [target], forecast, [q0.1, q0.9, ...
 column when several models are scored together) with the actual data and returns one row per
 (model, target, step) and one pooled row per (model, target) with `step` = <NA>.
 
+Classification models (task="classification") give `forecast` as the probability of class 1 and the
+actuals hold 0/1 labels; they are scored by accuracy (at p >= 0.5), Brier score and log loss.
+
 Conventions: MAPE and sMAPE are percentages; MAPE is NaN when any actual is 0 (it is undefined
 there, and scikit-learn's epsilon would report an absurd number instead); sMAPE treats 0/0 as 0.
 """
@@ -14,11 +17,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from sklearn.metrics import (
+    accuracy_score,
+    brier_score_loss,
+    log_loss,
     mean_absolute_error,
     mean_absolute_percentage_error,
     mean_pinball_loss,
@@ -30,8 +37,10 @@ from forecast.errors import InputError
 QUANTILE_COLUMN = re.compile(r"^q(0?\.\d+)$")
 """Quantile columns are named `q` + the quantile level in (0, 1): `q0.1`, `q0.5`, `q0.9`."""
 
+Task = Literal["regression", "classification"]
 POINT_METRICS = ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy")
-HIGHER_IS_BETTER = frozenset({"directional_accuracy"})
+CLASSIFICATION_METRICS = ("accuracy", "brier", "log_loss")
+HIGHER_IS_BETTER = frozenset({"directional_accuracy", "accuracy"})
 """Metrics where a larger value is better; every other metric (and `pinball*`) is a loss."""
 
 
@@ -119,6 +128,33 @@ def coverage(y_true: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> float:
     if np.any(lo > hi):
         raise InputError("some interval lower bounds exceed their upper bounds; check the quantile columns")
     return float(np.mean((a >= lo) & (a <= hi)))
+
+
+def _labels(y_true: ArrayLike, proba: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    y, p = _pair(y_true, proba, "probabilities")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise InputError("classification actuals must be 0/1 labels (1 = up / event)")
+    if np.any((p < 0.0) | (p > 1.0)):
+        raise InputError("classification forecasts must be probabilities of class 1, within [0, 1]")
+    return y, p
+
+
+def accuracy(y_true: ArrayLike, proba: ArrayLike) -> float:
+    """Share of correct class calls, calling class 1 when its probability is at least 0.5."""
+    y, p = _labels(y_true, proba)
+    return float(accuracy_score(y, (p >= 0.5).astype(float)))
+
+
+def brier(y_true: ArrayLike, proba: ArrayLike) -> float:
+    """Brier score: mean squared error of the class-1 probability (0 is perfect, 0.25 a coin flip)."""
+    y, p = _labels(y_true, proba)
+    return float(brier_score_loss(y, p, labels=[0.0, 1.0]))
+
+
+def binary_log_loss(y_true: ArrayLike, proba: ArrayLike) -> float:
+    """Log loss (cross-entropy, natural log) of class-1 probabilities; punishes confident mistakes."""
+    y, p = _labels(y_true, proba)
+    return float(log_loss(y, p, labels=[0.0, 1.0]))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -223,7 +259,19 @@ def join_actuals(
     frame["timestamp"] = _as_ns(frame["timestamp"], "the forecasts' 'timestamp' column")
 
     keys = [*([id_col] if id_col else []), "target"]
+    repeated = frame.duplicated(["model", *keys, "origin", "step"])
+    if repeated.any():
+        first = frame.loc[repeated].iloc[0]
+        raise InputError(
+            f"{int(repeated.sum())} forecast rows repeat a (model, series, target, origin, step) (first: model "
+            f"{first['model']!r}, origin {first['origin']}, step {first['step']}); each must appear once"
+        )
     long = _long_actuals(actuals, sorted(frame["target"].unique()), id_col)
+    repeated = long.duplicated([*keys, "timestamp"])
+    if repeated.any():
+        first = long.loc[repeated].iloc[0]
+        where = f" of series {first[id_col]!r}" if id_col else ""
+        raise InputError(f"the actuals repeat timestamp {first['timestamp']}{where}; each must appear once")
     joined = frame.merge(long, on=[*keys, "timestamp"], how="left", validate="many_to_one")
     lost = joined["actual"].isna()
     if lost.any():
@@ -242,8 +290,19 @@ def join_actuals(
     return joined.merge(_scales(long, cutoff, keys, season), on=keys, how="left")
 
 
+def _class_scores(block: pd.DataFrame) -> dict[str, float]:
+    """Classification metrics of one group of joined rows."""
+    y, p = block["actual"].to_numpy(), block["forecast"].to_numpy()
+    return {
+        "n": len(block),
+        "accuracy": accuracy(y, p),
+        "brier": brier(y, p),
+        "log_loss": binary_log_loss(y, p),
+    }
+
+
 def _block_scores(block: pd.DataFrame, quantiles: dict[str, float]) -> dict[str, float]:
-    """All metrics of one group of joined rows."""
+    """All regression metrics of one group of joined rows."""
     y, f = block["actual"].to_numpy(), block["forecast"].to_numpy()
     origin_known = block["origin_actual"].notna().to_numpy()
     scale = block["scale"].to_numpy()
@@ -285,15 +344,24 @@ def _block_scores(block: pd.DataFrame, quantiles: dict[str, float]) -> dict[str,
     return scores
 
 
-def score_joined(joined: pd.DataFrame) -> pd.DataFrame:
+def score_joined(joined: pd.DataFrame, task: Task = "regression") -> pd.DataFrame:
     """Metrics per (model, target, step) and pooled over steps (step <NA>) from `join_actuals` output."""
-    quantiles = quantile_columns(joined)
+    if task == "classification":
+        _labels(joined["actual"], joined["forecast"])  # fail once, up front, on labels or probabilities
+        score = _class_scores
+    elif task == "regression":
+        quantiles = quantile_columns(joined)
+
+        def score(block: pd.DataFrame) -> dict[str, float]:
+            return _block_scores(block, quantiles)
+    else:
+        raise InputError(f"task must be 'regression' or 'classification', got {task!r}")
     rows = []
     # one Python iteration per (model, target, step) group, never per forecast row
     for (model, target, step), block in joined.groupby(["model", "target", "step"], sort=True):
-        rows.append({"model": model, "target": target, "step": step, **_block_scores(block, quantiles)})
+        rows.append({"model": model, "target": target, "step": step, **score(block)})
     for (model, target), block in joined.groupby(["model", "target"], sort=True):
-        rows.append({"model": model, "target": target, "step": pd.NA, **_block_scores(block, quantiles)})
+        rows.append({"model": model, "target": target, "step": pd.NA, **score(block)})
     scores = pd.DataFrame(rows)
     scores["step"] = scores["step"].astype("Int64")
     return scores.sort_values(["model", "target", "step"], na_position="first", ignore_index=True)
@@ -307,6 +375,7 @@ def score_forecasts(
     id_col: str | None = None,
     season: int = 1,
     train_end: pd.Timestamp | str | None = None,
+    task: Task = "regression",
 ) -> pd.DataFrame:
     """Score forecasts against actuals per horizon step and overall, per model and target.
 
@@ -314,8 +383,9 @@ def score_forecasts(
     whose `step` is <NA>, with columns: model, target, step, n, mae, rmse, mape, smape, mase,
     directional_accuracy, and when quantile columns exist: pinball (mean over levels), pinball_q<level>
     and coverage_<nominal> for each symmetric pair (q0.1 + q0.9 -> coverage_0.8).
+    With task="classification" the metric columns are accuracy, brier and log_loss instead.
     """
     joined = join_actuals(
         forecasts, actuals, target=target, id_col=id_col, season=season, train_end=train_end
     )
-    return score_joined(joined)
+    return score_joined(joined, task)

@@ -111,3 +111,17 @@ def test_write_leaderboard_writes_csv_and_png(walk, tmp_path):
     assert pd.read_csv(paths["csv"])["model"].tolist() == ["seer", "naive"]
     assert paths["png"].read_bytes()[:8] == PNG_MAGIC
     assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["leaderboard.csv", "leaderboard.png"]
+
+
+def test_classification_leaderboard_ranks_by_brier(walk):
+    labels = walk.assign(up=(walk["y"].diff() > 0).astype(float))
+    base = _forecasts(walk, 0.0, 0)
+    truth = labels["up"].reindex(base["timestamp"]).to_numpy()
+    forecasts = {
+        "naive": base.assign(forecast=0.5),  # a coin flip: the benchmark for direction
+        "sharp": base.assign(forecast=0.2 + 0.6 * truth),
+    }
+    board = build_leaderboard(forecasts, labels, target="up", task="classification")
+    assert board["model"].tolist() == ["sharp", "naive"]
+    assert board.loc[0, "brier"] == pytest.approx(0.04) and board.loc[1, "brier"] == pytest.approx(0.25)
+    assert board.loc[0, "accuracy"] == 1.0 and bool(board.loc[0, "beats_benchmark"])

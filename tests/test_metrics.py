@@ -8,6 +8,9 @@ import pytest
 
 from forecast.errors import InputError
 from forecast.metrics import (
+    accuracy,
+    binary_log_loss,
+    brier,
     coverage,
     directional_accuracy,
     join_actuals,
@@ -190,3 +193,47 @@ def test_bad_columns_are_named(actuals):
 def test_quantile_columns_sorted_by_level():
     frame = pd.DataFrame(columns=["forecast", "q0.9", "q0.1", "q0.5", "quality"])
     assert quantile_columns(frame) == {"q0.1": 0.1, "q0.5": 0.5, "q0.9": 0.9}
+
+
+def test_classification_metrics_by_hand():
+    y, p = [1, 0, 1, 1], [0.9, 0.4, 0.5, 0.2]
+    assert accuracy(y, p) == pytest.approx(0.75)  # 0.5 calls "up"; 0.2 is the one miss
+    assert brier(y, p) == pytest.approx((0.01 + 0.16 + 0.25 + 0.64) / 4)
+    assert binary_log_loss(y, p) == pytest.approx(
+        -(np.log(0.9) + np.log(0.6) + np.log(0.5) + np.log(0.2)) / 4
+    )
+    assert brier([1, 1], [1.0, 1.0]) == 0.0  # one class present: still defined
+    with pytest.raises(InputError, match="0/1 labels"):
+        brier([2, 0], [0.5, 0.5])
+    with pytest.raises(InputError, match="within \\[0, 1\\]"):
+        accuracy([1, 0], [1.5, 0.5])
+
+
+def test_score_forecasts_classification(actuals):
+    up = actuals.assign(up=(actuals["y"].diff() > 0).astype(float))
+    origins = up.index[3:7]  # next-day labels: 0 (6->5), 1 (5->7), 0 (7->4), 1 (4->8)
+    fc = pd.DataFrame(
+        {"origin": origins, "timestamp": up.index[4:8], "step": 1, "forecast": [0.2, 0.7, 0.6, 0.9]}
+    )
+    scores = score_forecasts({"clf": fc}, up, target="up", task="classification")
+    overall = scores.iloc[0]
+    assert list(scores.columns) == ["model", "target", "step", "n", "accuracy", "brier", "log_loss"]
+    assert overall["accuracy"] == pytest.approx(0.75)
+    assert overall["brier"] == pytest.approx((0.04 + 0.09 + 0.36 + 0.01) / 4)
+    with pytest.raises(InputError, match="0/1 labels"):
+        score_forecasts({"clf": fc}, actuals, target="y", task="classification")
+
+
+def test_repeated_rows_are_input_errors(actuals):
+    fc = _persistence(actuals, actuals.index[3:5], 1)
+    with pytest.raises(InputError, match="repeat a \\(model"):
+        score_forecasts({"m": pd.concat([fc, fc])}, actuals, target="y")
+    with pytest.raises(InputError, match="repeat timestamp"):
+        score_forecasts({"m": fc}, pd.concat([actuals, actuals]).sort_index(), target="y")
+
+
+def test_partly_missing_quantiles_are_input_errors(actuals):
+    fc = _persistence(actuals, actuals.index[3:5], 1)
+    fc["q0.9"] = [fc["forecast"].iloc[0] + 1.0, np.nan]
+    with pytest.raises(InputError, match="'q0.9'.*\\['m'\\]"):
+        score_forecasts({"m": fc}, actuals, target="y")
