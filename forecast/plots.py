@@ -43,6 +43,12 @@ def _pick(frame: pd.DataFrame, column: str, value: object, what: str) -> tuple[p
     return frame[frame[column] == value], value
 
 
+def _as_time(value: pd.Timestamp | str, tz: object) -> pd.Timestamp:
+    """A user's start/end as a timestamp comparable with the data (naive dates read in the data's zone)."""
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize(tz) if tz is not None and stamp.tz is None else stamp
+
+
 def plot_forecast(
     forecasts: Forecasts,
     actuals: pd.DataFrame,
@@ -78,8 +84,9 @@ def plot_forecast(
         frame, series = _pick(frame, id_col, series, "series")
         observed = actuals[actuals[id_col] == series]
     frame = frame[frame["step"] == step].assign(timestamp=lambda f: pd.to_datetime(f["timestamp"]))
-    lo = pd.Timestamp(start) if start is not None else frame["timestamp"].min()
-    hi = pd.Timestamp(end) if end is not None else frame["timestamp"].max()
+    tz = frame["timestamp"].dt.tz
+    lo = _as_time(start, tz) if start is not None else frame["timestamp"].min()
+    hi = _as_time(end, tz) if end is not None else frame["timestamp"].max()
     frame = frame[frame["timestamp"].between(lo, hi)].sort_values("timestamp")
     if frame.empty:
         raise InputError(f"no step-{step} forecasts between {lo} and {hi}; check step, start and end")

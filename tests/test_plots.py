@@ -43,6 +43,15 @@ def test_forecast_plot_with_bands(forecasts, actuals, tmp_path):
     assert _is_png(plot_forecast(single, actuals, tmp_path / "one.png", target="temp", start="2021-02-05"))
 
 
+def test_plots_of_utc_hourly_data_with_naive_dates(tmp_path):
+    idx = pd.date_range("2013-01-01", periods=48, freq="h", tz="UTC", name="timestamp")
+    actuals = pd.DataFrame({"temperature": np.linspace(30.0, 40.0, 48)}, index=idx)
+    fc = pd.DataFrame({"origin": idx[20:46], "timestamp": idx[21:47], "step": 1, "forecast": 35.0})
+    path = plot_forecast(fc, actuals, tmp_path / "utc.png", target="temperature", start="2013-01-02")
+    assert _is_png(path)
+    assert _is_png(plot_residuals(fc, actuals, tmp_path / "utc_res.png", target="temperature"))
+
+
 def test_residual_plot(forecasts, actuals, tmp_path):
     assert _is_png(plot_residuals(forecasts, actuals, tmp_path / "res.png", target="temp"))
     assert _is_png(plot_residuals(forecasts, actuals, tmp_path / "res1.png", target="temp", step=1))
