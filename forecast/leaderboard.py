@@ -27,6 +27,8 @@ def loss_per_origin(joined: pd.DataFrame, loss: Loss = "squared") -> pd.DataFram
     Averaging the H steps (and a panel's series) of one origin gives one loss a forecast date, so the
     test sees time-ordered losses whose autocorrelation reaches at most H-1 lags.
     """
+    if loss not in ("squared", "absolute"):
+        raise InputError(f"loss must be 'squared' or 'absolute', got {loss!r}")
     error = joined["actual"] - joined["forecast"]
     value = error.abs() if loss == "absolute" else error**2
     return (
@@ -41,8 +43,9 @@ def dm_against(
 ) -> pd.DataFrame:
     """One row per (model, target): DM statistic and p-values of the model against `benchmark`.
 
-    Only origins both forecast are compared; with h or fewer (or under 3) of them the row holds NaN. Columns: model, target, dm_statistic, dm_p_value,
-    dm_p_better (one-sided, "model more accurate"), dm_n. The benchmark's own row holds NaN.
+    Only origins both forecast are compared; with h or fewer (or under 3) of them the row holds NaN.
+    Columns: model, target, dm_statistic, dm_p_value, dm_p_better (one-sided, "model more accurate"),
+    dm_n. The benchmark's own row holds NaN.
     """
     models = sorted(joined["model"].unique())
     if benchmark not in models:

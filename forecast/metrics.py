@@ -38,10 +38,8 @@ QUANTILE_COLUMN = re.compile(r"^q(0?\.\d+)$")
 """Quantile columns are named `q` + the quantile level in (0, 1): `q0.1`, `q0.5`, `q0.9`."""
 
 Task = Literal["regression", "classification"]
-POINT_METRICS = ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy")
-CLASSIFICATION_METRICS = ("accuracy", "brier", "log_loss")
 HIGHER_IS_BETTER = frozenset({"directional_accuracy", "accuracy"})
-"""Metrics where a larger value is better; every other metric (and `pinball*`) is a loss."""
+"""Metrics where a larger value is better; the others are losses, except coverage_*, best near its level."""
 
 
 def _pair(y_true: ArrayLike, y_pred: ArrayLike, what: str = "y_pred") -> tuple[np.ndarray, np.ndarray]:
