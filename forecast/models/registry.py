@@ -88,5 +88,11 @@ def _load_builtin() -> None:
     for cell, text in (("rnn", "Elman RNN"), ("gru", "GRU"), ("lstm", "LSTM")):
         register(ModelEntry(cell, RNNForecaster, {"cell": cell}, _rnn_space, family="recurrent",
                             description=f"{text} forecaster (Lightning), transducer head"))
+    from forecast.models.direction import AlwaysUp, PersistDirection
+
+    register(ModelEntry("always_up", AlwaysUp, family="direction",
+                        description="direction benchmark: P(up) = the training share of up moves"))
+    register(ModelEntry("persist_direction", PersistDirection, family="direction",
+                        description="direction benchmark: the last move's direction repeats"))
     with contextlib.suppress(ImportError):  # baselines register themselves when present
         from forecast.models import baselines  # noqa: F401
