@@ -369,3 +369,72 @@ def test_predict_all_reads_only_up_to_each_origin(name, weather):
     assert len(early) > 100
     np.testing.assert_allclose(moved.loc[early.index], early, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(cut_short.loc[early.index], early, rtol=1e-5, atol=1e-5)
+
+
+# -- the command ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def naive_registered(monkeypatch):
+    """Until the baselines register "naive", the test-only persistence stands in for it."""
+    if "naive" not in registry.names():
+        monkeypatch.setitem(registry._REGISTRY, "naive", registry.ModelEntry("naive", Persist))
+
+
+def test_command_end_to_end_on_a_small_slice(tmp_path, capsys, naive_registered, weather):
+    from forecast.cli import main
+
+    data = tmp_path / "seattle.csv"
+    weather.iloc[:250].to_csv(data)
+    out = tmp_path / "report"
+    code = main(["backtest", str(data), "--target", "temp_max", "--features", "precipitation,wind",
+                 "--models", "rnn,gru", "--epochs", "1", "--hidden-size", "8", "--lookback", "7",
+                 "--horizon", "2", "--test-size", "0.2", "--refit-every", "25", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    for name in ("leaderboard.csv", "leaderboard.png", "forecasts.csv", "scores.csv", "summary.txt",
+                 "forecast.png", "residuals.png"):
+        assert (out / name).is_file(), name
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert sorted(board["model"]) == ["gru", "naive", "rnn"]
+    assert (board["n"] == 2 * (50 - 1)).all()
+    forecasts = pd.read_csv(out / "forecasts.csv")
+    assert sorted(forecasts["step"].unique()) == [1, 2]
+    assert "rank" in captured.out and "benchmark: naive" in captured.out
+    assert (out / "summary.txt").read_text().strip() in captured.out
+    assert "backtest" in captured.err  # the progress bar
+
+
+def test_command_reads_bundled_panels_with_their_series_column(tmp_path, capsys, naive_registered):
+    from forecast.cli import main
+
+    code = main(["backtest", "stocks", "--target", "close", "--models", "naive", "--lookback", "5",
+                 "--test-size", "20", "--out", str(tmp_path), "--no-progress", "--no-plots"])
+    assert code == 0, capsys.readouterr().err
+    forecasts = pd.read_csv(tmp_path / "forecasts.csv")
+    assert sorted(forecasts["ticker"].unique()) == ["AAPL", "FB", "GOOG", "MSFT"]
+    assert not (tmp_path / "forecast_AAPL.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--models", "rnn,nope"], "unknown model(s) 'nope' in --models; choose from: "),
+        (["--target", "temp_maxx"], "no column(s) 'temp_maxx'; columns are "),
+        (["--features", "rain"], "no column(s) 'rain'"),
+    ],
+)
+def test_command_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, weather, argv, message):
+    from forecast.cli import main
+
+    data = tmp_path / "seattle.csv"
+    weather.iloc[:100].to_csv(data)
+    args = {"--target": "temp_max", "--models": "rnn"}
+    for flag, value in zip(argv[::2], argv[1::2], strict=True):
+        args[flag] = value
+    out = tmp_path / "report"
+    code = main(["backtest", str(data), *[x for kv in args.items() for x in kv], "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("forecast: error: ") and message in err[0]
+    assert not out.exists()
