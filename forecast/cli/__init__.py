@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     except ForecastError as exc:
         _report(exc, args.debug)
         code = EXIT_FAILURE
-    except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into an exit code
+    except Exception as exc:  # the one place that turns any failure into an exit code
         _report(exc, args.debug)
         code = EXIT_FAILURE
     return code
