@@ -16,7 +16,13 @@ from typing import Any, Protocol
 import pandas as pd
 
 from forecast.data.sources.cache import Cache, cached_fetch
-from forecast.data.sources.retry import RetryPolicy, TransientHTTPError, call_with_retries, is_offline
+from forecast.data.sources.retry import (
+    RetryPolicy,
+    TransientHTTPError,
+    call_with_retries,
+    is_offline,
+    is_transient,
+)
 from forecast.errors import DataSourceError, InputError
 
 ARCHIVE_URL = "https://archive-api.open-meteo.com/v1/archive"
@@ -168,8 +174,9 @@ def load_weather(
         except Exception as exc:
             if is_offline(exc):
                 raise
+            tried = f" after {policy.retries} retries" if is_transient(exc) else ""
             raise DataSourceError(
-                f"Open-Meteo failed after {policy.retries} retries ({type(exc).__name__}: {exc}); try again later"
+                f"Open-Meteo failed{tried} ({type(exc).__name__}: {exc}); try again later"
             ) from exc
         part = parse_archive(payload, frequency, names)
         units.update(part.attrs["units"])

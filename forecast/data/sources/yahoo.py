@@ -20,7 +20,7 @@ from typing import Protocol
 import pandas as pd
 
 from forecast.data.sources.cache import Cache, cached_fetch
-from forecast.data.sources.retry import RetryPolicy, call_with_retries, is_offline
+from forecast.data.sources.retry import RetryPolicy, call_with_retries, is_offline, is_transient
 from forecast.errors import DataSourceError, DataWarning, InputError
 
 COLUMNS = ["open", "high", "low", "close", "volume"]
@@ -134,9 +134,8 @@ def _load_one(ticker: str, lo: pd.Timestamp, hi: pd.Timestamp, interval: str, ad
                 return _empty(intraday)
             if is_offline(exc):
                 raise
-            raise DataSourceError(
-                f"{ticker}: download failed after {policy.retries} retries ({kind}: {exc}); try again later"
-            ) from exc
+            tried = f" after {policy.retries} retries" if is_transient(exc) else ""
+            raise DataSourceError(f"{ticker}: download failed{tried} ({kind}: {exc}); try again later") from exc
         if raw is None or raw.empty:
             return _empty(intraday)
         part = tidy(raw, ticker, interval)
