@@ -67,9 +67,11 @@ class FakeSession:
         self.payload = json.loads((DATA / recorded).read_text(encoding="utf-8")) if recorded else None
         self.faults = list(faults or [])
         self.calls: list[dict[str, Any]] = []
+        self.urls: list[str] = []
 
     def get(self, url: str, *, params: dict[str, Any], timeout: float) -> FakeResponse:
         self.calls.append(dict(params))
+        self.urls.append(url)
         if self.faults:
             fault = self.faults.pop(0)
             if isinstance(fault, BaseException):
