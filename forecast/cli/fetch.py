@@ -65,10 +65,9 @@ def handle_prices(args: argparse.Namespace) -> int:
     from forecast.io import write_table
 
     _check_out(args.out)
-    frame = load_prices(args.tickers, args.start, args.end, interval=args.interval,
+    # A list, even of one ticker, gives the long format: files always carry a ticker column.
+    frame = load_prices(list(args.tickers), args.start, args.end, interval=args.interval,
                         adjusted=not args.unadjusted, cache=not args.no_cache)
-    if len(args.tickers) == 1:
-        frame = frame.assign(ticker=args.tickers[0].upper())[["ticker", *frame.columns]]
     write_table(frame, args.out, index=True)
     failed = frame.attrs.get("failed") or {}
     kind = "adjusted" if frame.attrs.get("adjusted") else "unadjusted"
