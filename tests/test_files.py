@@ -170,6 +170,13 @@ def test_gap_in_regular_calendar_is_reported(tmp_path):
         load_table(_write(tmp_path, text))
 
 
+def test_gap_in_a_long_file_names_the_series(tmp_path):
+    text = "date,id,x\n" + "\n".join(
+        [f"2020-01-0{d},a,{d}" for d in range(1, 6)] + [f"2020-01-0{d},b,{d}" for d in (1, 2, 4, 5)]) + "\n"
+    with pytest.warns(DataWarning, match=r"1 gaps .* first after 2020-01-02 00:00:00 in series 'b'"):
+        load_table(_write(tmp_path, text), id_col="id")
+
+
 def test_trading_days_are_not_gaps(tmp_path):
     days = pd.bdate_range("2020-01-01", periods=30)
     text = "date,close\n" + "\n".join(f"{d.date()},{i}" for i, d in enumerate(days)) + "\n"

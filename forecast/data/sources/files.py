@@ -224,7 +224,7 @@ def _interpolate_inside(y: np.ndarray, x: np.ndarray, group: pd.Series) -> np.nd
     return out
 
 
-def _report_gaps(times: pd.DatetimeIndex, codes: np.ndarray, path: Path) -> None:
+def _report_gaps(times: pd.DatetimeIndex, codes: np.ndarray, ids: pd.Series | None, path: Path) -> None:
     """Warn about gaps when the calendar is regular (one step dominates); weekday-only daily data is skipped."""
     if len(times) < 3:
         return
@@ -239,8 +239,9 @@ def _report_gaps(times: pd.DatetimeIndex, codes: np.ndarray, path: Path) -> None
     gap_at = np.flatnonzero(same & (deltas > step))
     if len(gap_at):
         i = int(gap_at[0])
+        series = f" in series {ids.iloc[i]!r}" if ids is not None else ""
         warnings.warn(
-            f"{path}: {len(gap_at)} gaps in a regular {pd.Timedelta(step)} calendar; first after {times[i]} "
+            f"{path}: {len(gap_at)} gaps in a regular {pd.Timedelta(step)} calendar; first after {times[i]}{series} "
             f"(next is {times[i + 1]}); rows are not invented, reindex if a model needs every step",
             DataWarning, stacklevel=3,
         )
@@ -287,5 +288,5 @@ def load_table(
     frame = _coerce_numeric(frame.drop(columns=[time_name]), source, {id_col} if id_col else set())
     frame.index = times.rename(time_name)
     frame, codes = frame.iloc[order], codes[order]
-    _report_gaps(frame.index, codes, source)
+    _report_gaps(frame.index, codes, frame[id_col] if id_col else None, source)
     return _apply_missing(frame, source, missing, id_col, codes)
