@@ -152,6 +152,13 @@ def test_empty_answer_is_an_error_naming_the_ticker(answer, store):
         load_prices("OLD", "2024-01-01", "2024-01-06", downloader=fake, cache=store)
 
 
+def test_yahoo_reason_is_passed_on(store):
+    reason = "5m data not available for startTime=1704085200. The requested range must be within the last 60 days."
+    fake = FakeDownloader({}, failures=[YFPricesMissingError("MSFT", "", yahoo_reason=reason)])
+    with pytest.raises(ValueError, match="MSFT: Yahoo refused the request: 5m data not available"):
+        load_prices("MSFT", "2024-01-01", "2024-01-06", interval="5m", downloader=fake, cache=store)
+
+
 def test_many_tickers_report_failures_and_keep_the_rest(fake, store):
     with pytest.warns(DataWarning, match="1 of 2 tickers failed"):
         frame = load_prices(["AAPL", "GONE"], "2024-01-01", "2024-01-06", downloader=fake, cache=store)

@@ -131,7 +131,10 @@ def _load_one(ticker: str, lo: pd.Timestamp, hi: pd.Timestamp, interval: str, ad
                     "check the symbol on finance.yahoo.com"
                 ) from exc
             if kind == "YFPricesMissingError":
-                return _empty(intraday)
+                reason = getattr(exc, "yahoo_reason", None)
+                if reason:  # Yahoo said why (e.g. intraday data only for recent days): pass it on
+                    raise InputError(f"{ticker}: Yahoo refused the request: {reason}") from exc
+                return _empty(intraday)  # no bars in this range; judged on the whole range below
             if is_offline(exc):
                 raise
             tried = f" after {policy.retries} retries" if is_transient(exc) else ""
