@@ -72,6 +72,16 @@ def test_parquet_roundtrip(tmp_path):
     assert loaded.index.name == "date" and loaded["x"].tolist() == [1.0, 2, 3, 4]
 
 
+def test_parquet_with_its_time_index_as_written_by_fetch(tmp_path):
+    from forecast.io import write_table
+
+    frame = pd.DataFrame({"ticker": ["A", "A", "B"], "close": [1.0, 2.0, 3.0]},
+                         index=pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-02"], name="date"))
+    write_table(frame, tmp_path / "p.parquet", index=True)
+    loaded = _clean(load_table, tmp_path / "p.parquet", id_col="ticker")
+    pd.testing.assert_frame_equal(loaded, frame, check_index_type=False)
+
+
 def test_bundled_panel_loads_like_the_datasets_module(seattle):
     from forecast import datasets
 

@@ -54,6 +54,39 @@ def _read(path: Path) -> pd.DataFrame:
     raise InputError(f"{path}: unsupported extension {suffix!r}; use .csv or .parquet")
 
 
+def _arrow_parse(text: pd.Series) -> pd.DatetimeIndex | None:
+    """Fast path: pyarrow's strict ISO 8601 cast, naive then UTC; None when any value needs the slow path."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return None
+    try:
+        arrow = pa.array(text.array)  # zero-copy for pandas' Arrow-backed strings
+    except (TypeError, pa.ArrowInvalid):
+        return None
+    for zone in (None, "UTC"):
+        try:
+            cast = arrow.cast(pa.timestamp("us", tz=zone))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        stamps = pd.DatetimeIndex(cast.to_pandas())  # nulls become NaT; a UTC cast stays tz-aware
+        return stamps.tz_localize(zone) if zone and stamps.tz is None else stamps
+    return None
+
+
+def _parse_mixed_zones(text: pd.Series, path: Path, column: str) -> pd.DatetimeIndex:
+    """Timestamps under several UTC offsets become UTC; a row without any offset among them is an error."""
+    zoned = text.str.contains(_ZONE_SUFFIX, regex=True, na=False)
+    naive = (~zoned & text.notna()).to_numpy()
+    if naive.any():
+        row = int(np.flatnonzero(naive)[0])
+        raise InputError(
+            f"{path}: column {column!r} row {row + 1}: {text.iloc[row]!r} has no UTC offset while other "
+            "rows do; give every timestamp an offset (e.g. +00:00) or none"
+        )
+    return pd.DatetimeIndex(pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce"))
+
+
 def _find_time_column(frame: pd.DataFrame, path: Path, time_col: str | None) -> str:
     """The given time column, else a conventionally named one, else the first text column that parses."""
     if time_col is not None:
@@ -83,20 +116,19 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.DatetimeIndex
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.DatetimeIndex(values)
     else:
-        text = values.astype("string").str.strip()
-        zoned = text.str.contains(_ZONE_SUFFIX, regex=True, na=False)
-        any_zoned = bool(zoned.any())
-        if any_zoned and not bool(zoned[text.notna()].all()):
-            row = int(np.flatnonzero((~zoned & text.notna()).to_numpy())[0])
-            raise InputError(
-                f"{path}: column {column!r} row {row + 1}: {text.iloc[row]!r} has no UTC offset while other "
-                "rows do; give every timestamp an offset (e.g. +00:00) or none"
-            )
-        parsed = pd.DatetimeIndex(pd.to_datetime(text, format="ISO8601", utc=any_zoned, errors="coerce"))
-        if parsed.isna().all() and text.notna().any():  # not ISO at all: let pandas infer one consistent format
+        text = values.astype("string")
+        parsed = _arrow_parse(text)
+        if parsed is None:
+            try:
+                parsed = pd.DatetimeIndex(pd.to_datetime(text, format="ISO8601", errors="coerce"))
+            except ValueError:  # "Mixed timezones": offsets differ (DST) or some rows have none
+                parsed = _parse_mixed_zones(text, path, column)
+        if parsed.tz is not None:
+            parsed = parsed.tz_convert("UTC")
+        elif parsed.isna().all() and text.notna().any():  # not ISO at all: let pandas infer one format
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                parsed = pd.DatetimeIndex(pd.to_datetime(text, utc=any_zoned, errors="coerce"))
+                parsed = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce"))
     bad = np.flatnonzero(parsed.isna())
     if len(bad):
         row = int(bad[0])
@@ -110,9 +142,14 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.DatetimeIndex
 
 
 def _check_order(times: pd.DatetimeIndex, codes: np.ndarray, ids: pd.Series | None, path: Path,
-                 column: str, sort: bool) -> np.ndarray:
-    """Reject duplicate stamps within a series; reject or (sort=True) fix decreasing ones; return the row order."""
+                 column: str, sort: bool) -> np.ndarray | None:
+    """Reject duplicate stamps within a series; reject or (sort=True) fix decreasing ones.
+
+    Returns the row order that sorts by (series, time), or None when the file already is.
+    """
     stamp = times.asi8
+    if len(stamp) < 2 or bool(((codes[1:] > codes[:-1]) | ((codes[1:] == codes[:-1]) & (stamp[1:] > stamp[:-1]))).all()):
+        return None  # already sorted by (series, time) with no repeats: the common case, in O(n)
     order = np.lexsort((stamp, codes))  # by series, then time; stable for ties
     same = codes[order][1:] == codes[order][:-1]
     dup = np.flatnonzero(same & (stamp[order][1:] == stamp[order][:-1]))
@@ -265,6 +302,8 @@ def load_table(
         raise InputError(f"missing={missing!r} is not one of {', '.join(MISSING_POLICIES)}")
     source = Path(path)
     frame = _read(source)
+    if not isinstance(frame.index, pd.RangeIndex):  # Parquet written with its index (e.g. by `forecast fetch`)
+        frame = frame.reset_index()
     if frame.columns.empty:
         raise InputError(f"{source}: no columns found; expected a header line")
     if frame.empty:
@@ -287,6 +326,7 @@ def load_table(
     order = _check_order(times, codes, ids, source, str(time_name), sort)
     frame = _coerce_numeric(frame.drop(columns=[time_name]), source, {id_col} if id_col else set())
     frame.index = times.rename(time_name)
-    frame, codes = frame.iloc[order], codes[order]
+    if order is not None:
+        frame, codes = frame.iloc[order], codes[order]
     _report_gaps(frame.index, codes, frame[id_col] if id_col else None, source)
     return _apply_missing(frame, source, missing, id_col, codes)
