@@ -438,3 +438,17 @@ def test_command_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, weat
     assert code == 2
     assert len(err) == 1 and err[0].startswith("forecast: error: ") and message in err[0]
     assert not out.exists()
+
+
+def test_command_names_a_missing_value_in_the_file(tmp_path, capsys, weather):
+    from forecast.cli import main
+
+    data = tmp_path / "holes.csv"
+    holes = weather.iloc[:100].copy()
+    holes.iloc[40, holes.columns.get_loc("temp_max")] = np.nan
+    holes.to_csv(data)
+    code = main(["backtest", str(data), "--target", "temp_max", "--models", "rnn", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert str(data) in err[0] and "missing value" in err[0]
+    assert not (tmp_path / "r").exists()

@@ -71,6 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="series column of a long file (default for bundled data: its own, e.g. ticker)")
     p.add_argument("--time-col", metavar="COL", help="time column of a file (default: date/timestamp/time/"
                                                       "datetime, else the first column)")
+    p.add_argument("--missing", choices=("error", "drop", "ffill", "interpolate"), default="error",
+                   help="what to do with empty cells in a file (default: error, naming the first one)")
     p.add_argument("--lookback", type=_positive, default=30, help="input window length (default 30)")
     p.add_argument("--horizon", type=_positive, default=1, help="steps to forecast (default 1)")
     p.add_argument("--test-size", type=_size, default=0.2,
@@ -92,39 +94,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handle)
 
 
-def _read_data(data: str, time_col: str | None = None, id_col: str | None = None) -> tuple[pd.DataFrame, str | None]:
-    """TEMPORARY minimal reader, to be replaced by `forecast.load_table` (adapters) / the CLI's shared
-    DATA reader when they land: a bundled dataset by name, or a CSV/Parquet file with an ISO time column.
-
-    Returns the time-indexed frame and the series column (for bundled data, its own unless given).
-    """
+def _read_data(data: str, time_col: str | None, id_col: str | None, missing: str) -> tuple[pd.DataFrame, str | None]:
+    """A bundled dataset by name, or a validated CSV/Parquet file (`forecast.load_table`); returns the
+    time-indexed frame and its series column (for bundled data, the dataset's own unless given)."""
     from forecast import datasets
+    from forecast.data.sources.files import load_table
 
     if data in datasets.names():
         return datasets.load(data), id_col or datasets.spec(data).id_col
-    path = Path(data)
-    if not path.is_file():
+    if not Path(data).exists():
         raise InputError(f"{data}: no such file, and not a bundled dataset ({', '.join(datasets.names())})")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame = pd.read_csv(path)
-    elif suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
-        raise InputError(f"{path}: unsupported file type {suffix or '(none)'!r}; use .csv or .parquet")
-    if frame.empty:
-        raise InputError(f"{path}: the file has no rows")
-    column = time_col or next((c for c in ("date", "timestamp", "time", "datetime") if c in frame.columns),
-                              frame.columns[0])
-    if column not in frame.columns:
-        raise InputError(f"{path}: no time column {column!r}; columns are {', '.join(map(str, frame.columns))}")
-    try:
-        times = pd.to_datetime(frame[column], format="ISO8601")
-    except (TypeError, ValueError):
-        raise InputError(f"{path}: column {column!r} does not hold ISO dates; name the time column "
-                         "with --time-col") from None
-    frame = frame.drop(columns=column).set_index(pd.DatetimeIndex(times, name=column)).sort_index(kind="stable")
-    return frame, id_col
+    return load_table(data, time_col=time_col, id_col=id_col, missing=missing), id_col
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -137,7 +117,7 @@ def handle(args: argparse.Namespace) -> int:
     if unknown:
         raise InputError(f"unknown model(s) {', '.join(map(repr, unknown))} in --models; "
                          f"choose from: {', '.join(registry.names())}")
-    frame, id_col = _read_data(args.data, args.time_col, args.id_col)
+    frame, id_col = _read_data(args.data, args.time_col, args.id_col, args.missing)
     needed = [*args.target, *args.features, *([id_col] if id_col else [])]
     missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
     if missing:
