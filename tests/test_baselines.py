@@ -230,3 +230,32 @@ def test_search_spaces_build_valid_models_without_touching_the_seed():
             model.estimator._validate_params()  # the sklearn estimator accepts every sampled value
         else:
             model._validate_params()
+
+
+@pytest.mark.parametrize("name", ["naive", "drift", "ridge", "gru_state+ridge"])
+def test_several_targets_get_a_target_column(name):
+    frame = _lag_frame(60)
+    spec = WindowSpec(("y", "x"), lookback=3, horizon=2)
+    model = registry.build(name, **({"max_epochs": 1, "hidden_size": 4} if "state" in name else {}))
+    out = model.fit(frame, spec).predict(frame)
+    assert out.columns.tolist() == ["origin", "timestamp", "step", "target", "forecast"]
+    assert out["target"].tolist() == ["y", "x", "y", "x"] and out["step"].tolist() == [1, 1, 2, 2]
+    if name == "naive":
+        assert out["forecast"].tolist() == pytest.approx([frame["y"].iloc[-1], frame["x"].iloc[-1]] * 2)
+
+
+def test_parameters_are_checked_at_fit_with_the_bad_value_named():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    model = SeasonalNaive(season=0)  # the constructor only stores it
+    with pytest.raises(InvalidParameterError, match="'season' parameter of SeasonalNaive must be"):
+        model.fit(_frame(), WindowSpec("y", lookback=2))
+    with pytest.raises(InvalidParameterError, match="'window' parameter of MovingAverage"):
+        MovingAverage(window=-1).fit(_frame(), WindowSpec("y", lookback=2))
+
+
+def test_prediction_frame_missing_a_training_column_is_named():
+    frame = _lag_frame()
+    model = LagRegressor().fit(frame, WindowSpec("y", lookback=3, features=("x",)))
+    with pytest.raises(InputError, match=r"prediction frame: missing column\(s\) \['x'\]"):
+        model.predict(frame.drop(columns="x"))

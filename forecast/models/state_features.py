@@ -179,6 +179,19 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         width = self.hidden_size * (2 if with_cell else 1)
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, width))
 
+    @torch.no_grad()
+    def head_predict(self, X) -> np.ndarray:
+        """[n, k] the encoder's own linear head forecast of y, in y's units.
+
+        The baseline a classical model on the state must beat: same state, the network's head.
+        """
+        check_is_fitted(self, "network_")
+        x = (self._windows(X, fitting=False) - self.x_mean_) / self.x_scale_  # [n, L, F]
+        out = [self.network_.forecast(torch.from_numpy(x[i:i + 4096]))[:, 0, :, 0].numpy()
+               for i in range(0, len(x), 4096)]  # chunks of [b, 1, k, 1] -> [b, k]
+        pred = np.concatenate(out) if out else np.zeros((0, len(self.y_mean_)), np.float32)
+        return pred.astype(np.float64) * self.y_scale_ + self.y_mean_
+
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """state0..state{h-1} (then cell0.. for an LSTM with include_cell)."""
         check_is_fitted(self, "network_")
