@@ -30,6 +30,7 @@ LOADABLE = {
     "MovingAverage": "forecast.models.naive:MovingAverage",
     "HistoricalMean": "forecast.models.naive:HistoricalMean",
     "LagRegressor": "forecast.models.lagged:LagRegressor",  # linear estimators only (coefficients)
+    "StatePipelineForecaster": "forecast.models.state_features:StatePipelineForecaster",
 }
 
 

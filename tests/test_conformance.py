@@ -110,6 +110,12 @@ def test_registered_model_conforms(name, frame):
     full = model.predict(frame, origin="all")
     pd.testing.assert_frame_equal(full[full["origin"] < frame.index[CUT]].reset_index(drop=True), every,
                                   check_exact=False, rtol=1e-6)
+    # ... nor when those later rows are poisoned with huge values.
+    poisoned = frame.copy()
+    poisoned.iloc[CUT:, :] = 1e9
+    after = model.predict(poisoned, origin="all")
+    pd.testing.assert_frame_equal(after[after["origin"] < frame.index[CUT]].reset_index(drop=True), every,
+                                  check_exact=False, rtol=1e-6)
 
     # clone: same parameters, not fitted; the same seed gives the same forecasts.
     copy = clone(model)

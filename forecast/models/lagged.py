@@ -105,50 +105,29 @@ class LagRegressor(WindowedForecaster):
     # -- artifacts: linear models only (coefficients as tensors); trees would need pickle --------------
     def _artifact_state(self) -> tuple[dict, dict]:
         check_is_fitted(self, "is_fitted_")
-        model = self.pipeline_.named_steps["model"]
-        name = type(model).__name__
-        if name not in LINEAR_MODELS or type(model).__module__.split(".")[0] != "sklearn":
-            raise InputError(
-                f"a lag model with a {name} cannot be saved safely: only pickle could store its fitted "
-                f"state, and forecast never unpickles; refit it from the data, or use one of {LINEAR_MODELS}"
-            )
         scaler = self.pipeline_.named_steps["scale"]
+        estimator, tensors = linear_state(self.pipeline_.named_steps["model"], "model")
         metadata = {
             "params": {"seed": self.seed},
-            "estimator": {"class": name, "params": model.get_params()},
+            "estimator": estimator,
             **self._common_metadata(),
             "n_outputs": self.n_outputs_,
             "n_samples_seen": int(scaler.n_samples_seen_),
         }
-        tensors = {
+        tensors.update({
             "scale.mean": torch.from_numpy(np.asarray(scaler.mean_, dtype=np.float64)),
             "scale.var": torch.from_numpy(np.asarray(scaler.var_, dtype=np.float64)),
             "scale.scale": torch.from_numpy(np.asarray(scaler.scale_, dtype=np.float64)),
-            "model.coef": torch.from_numpy(np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))),
-            "model.intercept": torch.from_numpy(np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))),
-        }
+        })
         return metadata, tensors
 
     @classmethod
     def _from_artifact(cls, metadata: dict, tensors: dict) -> LagRegressor:
-        from sklearn import linear_model
-
-        name = metadata["estimator"]["class"]
-        if name not in LINEAR_MODELS:
-            raise InputError(f"model.json names estimator {name!r}; only {LINEAR_MODELS} can be loaded")
-        estimator = getattr(linear_model, name)(**metadata["estimator"]["params"])
-        model = cls(estimator=estimator, seed=metadata["params"]["seed"])
-        model._restore_common(metadata)
         n_out = int(metadata["n_outputs"])
-        coef = tensors["model.coef"].numpy()  # [O, D]
-        intercept = tensors["model.intercept"].numpy()  # [O]
         mean = tensors["scale.mean"].numpy()
-        if coef.shape != (n_out, len(mean)) or intercept.shape != (n_out,):
-            raise InputError("model weights do not match the lag model described in model.json; save it again")
-        fitted = clone(estimator)
-        fitted.coef_ = coef[0] if n_out == 1 else coef
-        fitted.intercept_ = float(intercept[0]) if n_out == 1 else intercept
-        fitted.n_features_in_ = len(mean)
+        fitted = restore_linear(metadata["estimator"], tensors, "model", n_out, len(mean))
+        model = cls(estimator=clone(fitted), seed=metadata["params"]["seed"])
+        model._restore_common(metadata)
         scaler = StandardScaler()
         scaler.mean_, scaler.var_, scaler.scale_ = mean, tensors["scale.var"].numpy(), tensors["scale.scale"].numpy()
         scaler.n_features_in_ = len(mean)
@@ -156,3 +135,41 @@ class LagRegressor(WindowedForecaster):
         model.pipeline_ = Pipeline([("scale", scaler), ("model", fitted)])
         model.n_outputs_ = n_out
         return model
+
+
+def linear_state(model, prefix: str) -> tuple[dict, dict]:
+    """(JSON description, tensors) of a fitted sklearn linear model; refuses anything else.
+
+    Linear models are all coef_ and intercept_, so they can be stored as numbers; tree ensembles and
+    other estimators could only be stored with pickle, which forecast never loads.
+    """
+    name = type(model).__name__
+    if name not in LINEAR_MODELS or not type(model).__module__.startswith("sklearn."):
+        raise InputError(
+            f"a model with a {name} cannot be saved safely: only pickle could store its fitted state, "
+            f"and forecast never unpickles; refit it from the data, or use one of {LINEAR_MODELS}"
+        )
+    tensors = {
+        f"{prefix}.coef": torch.from_numpy(np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))),  # [O, D]
+        f"{prefix}.intercept": torch.from_numpy(np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))),
+    }
+    return {"class": name, "params": model.get_params()}, tensors
+
+
+def restore_linear(description: dict, tensors: dict, prefix: str, n_outputs: int, n_features: int):
+    """The fitted linear model described by `linear_state`, with its shapes checked."""
+    from sklearn import linear_model
+
+    name = description["class"]
+    if name not in LINEAR_MODELS:
+        raise InputError(f"model.json names estimator {name!r}; only {LINEAR_MODELS} can be loaded")
+    coef = tensors[f"{prefix}.coef"].numpy()  # [O, D]
+    intercept = tensors[f"{prefix}.intercept"].numpy()  # [O]
+    if coef.shape != (n_outputs, n_features) or intercept.shape != (n_outputs,):
+        raise InputError(f"{prefix} weights {tuple(coef.shape)} do not match model.json "
+                         f"({n_outputs} outputs, {n_features} features); save the model again")
+    fitted = getattr(linear_model, name)(**description["params"])
+    fitted.coef_ = coef[0] if n_outputs == 1 else coef
+    fitted.intercept_ = float(intercept[0]) if n_outputs == 1 else intercept
+    fitted.n_features_in_ = n_features
+    return fitted

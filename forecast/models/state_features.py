@@ -261,12 +261,58 @@ class StatePipelineForecaster(WindowedForecaster):
         y = windows.targets(idx).reshape(len(windows), -1)  # [N, H, T] -> [N, H*T]
         encoder_params = {k: getattr(self, k) for k in RNNStateFeatures._parameter_constraints if k != "lookback"}
         self.pipeline_ = Pipeline([("rnn", RNNStateFeatures(**encoder_params)), ("ridge", Ridge(alpha=self.alpha))])
-        self.pipeline_.fit(windows.inputs(idx), y)  # X [N, L, F_in]
+        self.n_outputs_ = y.shape[1]
+        self.pipeline_.fit(windows.inputs(idx), y[:, 0] if self.n_outputs_ == 1 else y)  # X [N, L, F_in]
         self.n_training_windows_ = len(windows)
 
     def _predict_windows(self, windows: Windows) -> np.ndarray:
         pred = self.pipeline_.predict(windows.inputs(np.arange(len(windows))))  # [N, H*T]
         return np.asarray(pred, dtype=np.float64).reshape(len(windows), self.spec_.horizon, len(self.spec_.targets))
 
+    # -- artifacts: encoder weights, scaling and Ridge coefficients as tensors, the rest as JSON --------
     def _artifact_state(self) -> tuple[dict, dict]:
-        raise InputError("state-feature pipelines cannot be saved yet; refit them from the data")
+        from forecast.models.lagged import linear_state
+
+        check_is_fitted(self, "is_fitted_")
+        encoder: RNNStateFeatures = self.pipeline_.named_steps["rnn"]
+        ridge, tensors = linear_state(self.pipeline_.named_steps["ridge"], "ridge")
+        tensors.update({f"encoder.{k}": v for k, v in encoder.network_.state_dict().items()})
+        for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_"):
+            tensors[f"scaling.{name.rstrip('_')}"] = torch.from_numpy(np.asarray(getattr(encoder, name)))
+        metadata = {
+            "params": self.get_params(),
+            **self._common_metadata(),
+            "network": encoder.network_.config.to_dict(),
+            "ridge": ridge,
+            "n_outputs": self.n_outputs_,
+            "encoder_features_in": int(encoder.n_features_in_),
+        }
+        return metadata, tensors
+
+    @classmethod
+    def _from_artifact(cls, metadata: dict, tensors: dict) -> StatePipelineForecaster:
+        from forecast.models.lagged import restore_linear
+
+        model = cls(**metadata["params"])
+        model._restore_common(metadata)
+        net_cfg = dict(metadata["network"])
+        net_cfg["category_sizes"] = tuple(net_cfg["category_sizes"])
+        network = RecurrentNetwork(NetworkConfig(**net_cfg))
+        weights = {k.removeprefix("encoder."): v for k, v in tensors.items() if k.startswith("encoder.")}
+        expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
+        if expected != {k: tuple(v.shape) for k, v in weights.items()}:
+            raise InputError("encoder weights do not match the network described in model.json; save it again")
+        network.load_state_dict(weights)
+        encoder = RNNStateFeatures(**{k: metadata["params"][k] for k in RNNStateFeatures._parameter_constraints
+                                      if k != "lookback"})
+        encoder.network_ = network.eval()
+        for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_"):
+            setattr(encoder, name, tensors[f"scaling.{name.rstrip('_')}"].numpy())
+        encoder.n_window_features_ = network.config.n_inputs
+        encoder.n_features_in_ = int(metadata["encoder_features_in"])
+        n_out = int(metadata["n_outputs"])
+        width = network.config.hidden_size * (2 if model.include_cell and model.cell == "lstm" else 1)
+        ridge = restore_linear(metadata["ridge"], tensors, "ridge", n_out, width)
+        model.pipeline_ = Pipeline([("rnn", encoder), ("ridge", ridge)])
+        model.n_outputs_ = n_out
+        return model
