@@ -115,3 +115,42 @@ def test_bad_inputs_are_named(windows):
     bad[0, 0, 0] = np.nan
     with pytest.raises(InputError, match="NaN"):
         fitted.transform(bad)
+
+
+def test_takes_the_encoder_of_a_fitted_forecaster(seattle):
+    from dataclasses import replace
+
+    import torch
+    from sklearn.frozen import FrozenEstimator
+
+    from forecast.config import WindowSpec
+    from forecast.data.panel import build_panel
+    from forecast.data.windows import make_windows
+    from forecast.models.estimators import RNNForecaster
+
+    frame = seattle.iloc[:200]
+    spec = WindowSpec("temp_max", lookback=7, features=("wind",), calendar=("dayofyear",))
+    rnn = RNNForecaster(cell="lstm", hidden_size=5, max_epochs=1, progress_bar=False).fit(frame, spec)
+    panel = build_panel(frame, spec)
+    windows = make_windows(panel, spec)
+    idx = np.arange(len(windows))
+    x, y = windows.inputs(idx), windows.targets(idx)[:, 0, 0]  # [n, 7, 1 + 1 + 2] original units
+
+    features = RNNStateFeatures(encoder=FrozenEstimator(rnn), include_cell=True)
+    states = features.fit(x, y).transform(x)
+    assert features.network_ is rnn.network_  # taken, not retrained
+    scaled = rnn.scaler_.transform(panel.values, np.zeros(len(panel.values), np.int64))
+    by_hand = make_windows(replace(panel, values=scaled), spec)
+    with torch.no_grad():
+        expected = rnn.network_.final_state(torch.from_numpy(by_hand.inputs(idx)), include_cell=True)
+    np.testing.assert_allclose(states, expected.numpy(), rtol=1e-5, atol=1e-6)
+    assert states.shape == (len(x), 10)
+
+    pipe = Pipeline([("rnn", features), ("ridge", Ridge())])
+    assert clone(pipe).named_steps["rnn"].encoder is features.encoder  # frozen: clone keeps the fit
+    scores = cross_val_score(pipe, x, y, cv=TimeSeriesSplit(n_splits=2), scoring="neg_mean_absolute_error")
+    assert np.isfinite(scores).all()
+    with pytest.raises(InputError, match="fitted forecast.RNNForecaster"):
+        RNNStateFeatures(encoder=RNNForecaster()).fit(x, y)
+    with pytest.raises(InputError, match="features per step"):
+        features.fit(x[:, :, :2], y)

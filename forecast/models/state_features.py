@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
@@ -57,6 +57,11 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         Lightning (seeded by `seed`). So the state is shaped to be informative about y.
     transform(X): [n, hidden_size] final hidden state of the last layer; for an LSTM with
         include_cell=True, [n, 2*hidden_size] hidden and cell state.
+    encoder: instead of training one, take the recurrent network of a fitted `RNNForecaster` (no
+        target transform, per-series scaling, categories or series embedding). X then holds windows
+        in original units with the forecaster's input columns in its order (targets, features,
+        known-future, calendar sin/cos), scaled with its training scaler; y is ignored. Wrap it in
+        `sklearn.frozen.FrozenEstimator` so that clone (and so cross-validation) keeps it fitted.
     """
 
     _parameter_constraints: dict = {
@@ -74,6 +79,7 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         "seed": [Interval(Integral, 0, None, closed="left")],
         "accelerator": [str],
         "progress_bar": ["boolean"],
+        "encoder": [HasMethods(["predict"]), None],
     }
 
     def __init__(
@@ -93,12 +99,14 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         seed: int = 0,
         accelerator: str = "cpu",
         progress_bar: bool = False,
+        encoder=None,
     ) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.dropout = dropout
         self.lookback = lookback
+        self.encoder = encoder
         self.include_cell = include_cell
         self.lr = lr
         self.weight_decay = weight_decay
@@ -133,6 +141,8 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         """Train the encoder to predict y from X (see the class docstring). Returns self."""
         self._validate_params()
         x = self._windows(X, fitting=True)  # [n, L, F]
+        if self.encoder is not None:
+            return self._take_encoder(x, np.asarray(X).shape[1])
         if y is None:
             raise InputError("RNNStateFeatures.fit needs y: the encoder is trained to predict it")
         target = np.asarray(y, dtype=np.float32).reshape(len(x), -1)  # [n] or [n, k] -> [n, k]
@@ -166,17 +176,45 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         self.network_ = network.cpu().eval()
         return self
 
+    def _take_encoder(self, x: np.ndarray, n_columns: int) -> RNNStateFeatures:
+        """Use a fitted RNNForecaster's network and input scaling instead of training."""
+        forecaster = self.encoder
+        if not hasattr(forecaster, "network_") or not hasattr(forecaster, "scaler_"):
+            raise InputError("encoder must be a fitted forecast.RNNForecaster (fit it first; wrap it in "
+                             "sklearn.frozen.FrozenEstimator to keep it through clone)")
+        unsupported = {
+            "target_transform": forecaster.target_transform != "none",
+            "per_series_scaling": bool(forecaster.per_series_scaling),
+            "series_embedding_dim": bool(forecaster.series_embedding_dim),
+            "categorical columns": bool(forecaster.spec_.categorical),
+        }
+        if any(unsupported.values()):
+            raise InputError(f"encoder uses {[k for k, v in unsupported.items() if v]}, which window "
+                             "arrays cannot carry; refit it without them or let RNNStateFeatures train one")
+        network = forecaster.network_
+        if x.shape[2] != network.config.n_inputs:
+            raise InputError(f"X has {x.shape[2]} features per step; the encoder reads "
+                             f"{network.config.n_inputs} ({forecaster.spec_.numeric_inputs} + calendar)")
+        self.network_ = network
+        self.x_mean_ = forecaster.scaler_.center_[0]  # [F] panel columns = window input columns
+        self.x_scale_ = forecaster.scaler_.scale_[0]
+        self.n_features_in_, self.n_window_features_ = n_columns, x.shape[2]
+        return self
+
+    def _with_cell(self) -> bool:
+        return self.include_cell and self.network_.config.cell == "lstm"
+
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
         """[n, hidden_size] final hidden states ([n, 2*hidden_size] with the LSTM cell state)."""
         check_is_fitted(self, "network_")
         x = (self._windows(X, fitting=False) - self.x_mean_) / self.x_scale_  # [n, L, F]
-        with_cell = self.include_cell and self.cell == "lstm"
+        with_cell = self._with_cell()
         out = [
             self.network_.final_state(torch.from_numpy(x[i:i + 4096]), include_cell=with_cell).numpy()
             for i in range(0, len(x), 4096)
         ]  # chunks of [b, hidden(*2)]
-        width = self.hidden_size * (2 if with_cell else 1)
+        width = self.network_.config.hidden_size * (2 if with_cell else 1)
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, width))
 
     @torch.no_grad()
@@ -186,6 +224,8 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         The baseline a classical model on the state must beat: same state, the network's head.
         """
         check_is_fitted(self, "network_")
+        if self.encoder is not None:
+            raise InputError("head_predict is for encoders trained here; call the RNNForecaster's predict")
         x = (self._windows(X, fitting=False) - self.x_mean_) / self.x_scale_  # [n, L, F]
         out = [self.network_.forecast(torch.from_numpy(x[i:i + 4096]))[:, 0, :, 0].numpy()
                for i in range(0, len(x), 4096)]  # chunks of [b, 1, k, 1] -> [b, k]
@@ -195,15 +235,19 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """state0..state{h-1} (then cell0.. for an LSTM with include_cell)."""
         check_is_fitted(self, "network_")
-        names = [f"state{i}" for i in range(self.hidden_size)]
-        if self.include_cell and self.cell == "lstm":
-            names += [f"cell{i}" for i in range(self.hidden_size)]
+        hidden = self.network_.config.hidden_size
+        names = [f"state{i}" for i in range(hidden)]
+        if self._with_cell():
+            names += [f"cell{i}" for i in range(hidden)]
         return np.asarray(names, dtype=object)
 
 
 def _safe_std(values: np.ndarray) -> np.ndarray:
     std = values.std(axis=0)
     return np.where(std > 1e-12, std, 1.0).astype(np.float32)
+
+
+_NOT_FORWARDED = ("lookback", "encoder")  # RNNStateFeatures parameters the forecaster sets itself
 
 
 class StatePipelineForecaster(WindowedForecaster):
@@ -216,7 +260,7 @@ class StatePipelineForecaster(WindowedForecaster):
     """
 
     _parameter_constraints: dict = {
-        **{k: v for k, v in RNNStateFeatures._parameter_constraints.items() if k != "lookback"},
+        **{k: v for k, v in RNNStateFeatures._parameter_constraints.items() if k not in _NOT_FORWARDED},
         "alpha": [Interval(Real, 0, None, closed="left")],
     }
 
@@ -259,7 +303,8 @@ class StatePipelineForecaster(WindowedForecaster):
         windows = self.training_windows(panel)
         idx = np.arange(len(windows))
         y = windows.targets(idx).reshape(len(windows), -1)  # [N, H, T] -> [N, H*T]
-        encoder_params = {k: getattr(self, k) for k in RNNStateFeatures._parameter_constraints if k != "lookback"}
+        encoder_params = {k: getattr(self, k) for k in RNNStateFeatures._parameter_constraints
+                          if k not in _NOT_FORWARDED}
         self.pipeline_ = Pipeline([("rnn", RNNStateFeatures(**encoder_params)), ("ridge", Ridge(alpha=self.alpha))])
         self.n_outputs_ = y.shape[1]
         self.pipeline_.fit(windows.inputs(idx), y[:, 0] if self.n_outputs_ == 1 else y)  # X [N, L, F_in]
@@ -304,7 +349,7 @@ class StatePipelineForecaster(WindowedForecaster):
             raise InputError("encoder weights do not match the network described in model.json; save it again")
         network.load_state_dict(weights)
         encoder = RNNStateFeatures(**{k: metadata["params"][k] for k in RNNStateFeatures._parameter_constraints
-                                      if k != "lookback"})
+                                      if k not in _NOT_FORWARDED})
         encoder.network_ = network.eval()
         for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_"):
             setattr(encoder, name, tensors[f"scaling.{name.rstrip('_')}"].numpy())
