@@ -8,8 +8,8 @@ The origin dates are cut into refit blocks of `refit_every` consecutive dates (o
 For each block, every model is cloned and fit on the rows dated up to the block's first origin (an
 expanding window; scalers and target transforms refit with it, since they live inside the estimator),
 then forecasts the block with `predict(frame cut at the block's last origin, origin="all")`. Models
-promise that a forecast from origin t reads rows up to t only; tests/test_backtest.py checks that promise
-for every registered model. `predict_each_origin=True` does not rely on it: it calls `predict` once per
+promise that a forecast from origin t reads rows up to t only; tests/test_conformance.py checks that
+promise for every registered model. `predict_each_origin=True` does not rely on it: it calls `predict` once per
 origin date, on the frame cut at that date (slower; for models of your own).
 """
 

@@ -1,6 +1,8 @@
 """The rolling-origin backtest: no model sees data after its origin, all models share the origins,
-refits follow the schedule, scores per step and overall, panels, direction classification, and the
-"predict(origin='all') reads only up to each origin" promise of every registered model."""
+refits follow the schedule, scores per step and overall, panels, direction classification, the command.
+
+The promise the fast path relies on (predict(origin="all") from origin t reads rows up to t only) is
+checked for every registered model in tests/test_conformance.py (later rows added, or poisoned)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ from forecast.data.panel import build_panel
 from forecast.data.windows import make_windows
 from forecast.errors import InputError
 from forecast.evaluate import backtest, build_model, model_name, resolve_models
-from forecast.models import registry
 from forecast.models.base import forecasts_frame, select_origins
 from forecast.models.direction import AlwaysUp, PersistDirection
 from forecast.models.estimators import RNNForecaster
@@ -305,6 +306,14 @@ def test_direction_and_value_models_do_not_mix(weather):
 # -- names and bad input ------------------------------------------------------------------------------
 
 
+def test_persistence_is_always_included(weather):
+    result = backtest(["rnn"], weather, SPEC, test_size=20, params=TINY_RNN, progress=False)
+    assert set(result.leaderboard["model"]) == {"rnn", "naive"}
+    # the registered persistence and the test-only one agree
+    ours = backtest({"naive": Persist()}, weather, SPEC, test_size=20, progress=False).forecasts
+    pd.testing.assert_frame_equal(result.forecasts.query("model == 'naive'").reset_index(drop=True), ours)
+
+
 def test_models_by_name_and_instance():
     assert model_name(RNNForecaster(cell="gru")) == "gru"
     assert model_name(RNNForecaster()) == "lstm"
@@ -347,41 +356,10 @@ def test_result_writes_its_files(weather_result, tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-# -- the contract the backtest relies on ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", registry.names())
-def test_predict_all_reads_only_up_to_each_origin(name, weather):
-    """predict(frame, origin="all") from origin t must not change when rows after t change or vanish."""
-    spec = WindowSpec(target="temp_max", lookback=8, horizon=2, features=FEATURES)
-    frame = weather.iloc[:200]
-    model = build_model(name, TINY_RNN).fit(frame.iloc[:150], spec)
-    cut = frame.index[170]
-    altered = frame.copy()
-    later = altered.index > cut
-    for col in ("temp_max", *FEATURES):
-        altered.loc[later, col] = altered.loc[later, col] * 3.0 + 50.0
-    keys = ["origin", "step"]
-    base = model.predict(frame, origin="all").set_index(keys)["forecast"]
-    moved = model.predict(altered, origin="all").set_index(keys)["forecast"]
-    cut_short = model.predict(frame[frame.index <= cut], origin="all").set_index(keys)["forecast"]
-    early = base[base.index.get_level_values("origin") <= cut]
-    assert len(early) > 100
-    np.testing.assert_allclose(moved.loc[early.index], early, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(cut_short.loc[early.index], early, rtol=1e-5, atol=1e-5)
-
-
 # -- the command ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def naive_registered(monkeypatch):
-    """Until the baselines register "naive", the test-only persistence stands in for it."""
-    if "naive" not in registry.names():
-        monkeypatch.setitem(registry._REGISTRY, "naive", registry.ModelEntry("naive", Persist))
-
-
-def test_command_end_to_end_on_a_small_slice(tmp_path, capsys, naive_registered, weather):
+def test_command_end_to_end_on_a_small_slice(tmp_path, capsys, weather):
     from forecast.cli import main
 
     data = tmp_path / "seattle.csv"
@@ -405,7 +383,7 @@ def test_command_end_to_end_on_a_small_slice(tmp_path, capsys, naive_registered,
     assert "backtest" in captured.err  # the progress bar
 
 
-def test_command_reads_bundled_panels_with_their_series_column(tmp_path, capsys, naive_registered):
+def test_command_reads_bundled_panels_with_their_series_column(tmp_path, capsys):
     from forecast.cli import main
 
     code = main(["backtest", "stocks", "--target", "close", "--models", "naive", "--lookback", "5",
