@@ -394,6 +394,22 @@ def test_command_reads_bundled_panels_with_their_series_column(tmp_path, capsys)
     assert not (tmp_path / "forecast_AAPL.png").exists()
 
 
+def test_command_direction_task(tmp_path, capsys):
+    from forecast.cli import main
+
+    data = tmp_path / "msft.csv"
+    forecast.datasets.load("msft").iloc[-200:].to_csv(data)
+    code = main(["backtest", str(data), "--target", "close", "--task", "direction", "--models", "gru",
+                 "--epochs", "1", "--hidden-size", "8", "--lookback", "5", "--test-size", "30",
+                 "--out", str(tmp_path / "r"), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    board = pd.read_csv(tmp_path / "r" / "leaderboard.csv")
+    assert sorted(board["model"]) == ["gru", "persist_direction"]
+    assert {"accuracy", "brier"} <= set(board.columns)
+    assert "brier" in captured.out and "benchmark: persist_direction" in captured.out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

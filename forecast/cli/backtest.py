@@ -62,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", type=_names, action="extend", required=True, metavar="COL[,COL]",
                    help="column(s) to forecast")
     p.add_argument("--models", type=_names, action="extend", metavar="NAME[,NAME]",
-                   help="registered model names (default: rnn,gru,lstm,naive); see the model registry")
+                   help="registered model names (default: rnn,gru,lstm,naive; with --task direction: "
+                        "rnn,gru,lstm,always_up)")
     p.add_argument("--features", type=_names, action="extend", default=[], metavar="COL[,COL]",
                    help="covariates observed up to the forecast origin")
     p.add_argument("--calendar", type=_names, action="extend", default=[], metavar="NAME[,NAME]",
@@ -112,7 +113,8 @@ def handle(args: argparse.Namespace) -> int:
     from forecast.evaluate import backtest
     from forecast.models import registry
 
-    models = list(dict.fromkeys(args.models or ["rnn", "gru", "lstm", "naive"]))
+    default = ["rnn", "gru", "lstm", "always_up"] if args.task == "direction" else ["rnn", "gru", "lstm", "naive"]
+    models = list(dict.fromkeys(args.models or default))
     unknown = [m for m in models if m not in registry.names()]
     if unknown:
         raise InputError(f"unknown model(s) {', '.join(map(repr, unknown))} in --models; "
