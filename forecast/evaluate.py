@@ -406,8 +406,8 @@ def backtest(
            if refit_every is None else f"refit every {refit_every} origins ({len(blocks)} fits per model)")
         + f"; benchmark: {benchmark}."
     )
-    notes = [f"{n} origin(s) dropped for every model because {m} gave no forecast there."
-             for m, n in dropped.items() if n]
+    missed = ", ".join(f"{m} {n}" for m, n in dropped.items() if n)
+    notes = [f"Origins some model did not forecast were dropped for every model (missed: {missed})."] if missed else []
     return BacktestResult(
         forecasts=stacked, actuals=actuals, scores=scores, leaderboard=board,
         summary="\n".join([context, summarize(board), *notes]), timings=timings, refits=refit_frame,

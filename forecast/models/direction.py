@@ -5,8 +5,8 @@ that the target at t+h is above its value at t; the forecasts frame's `forecast`
 These two benchmarks learn one rate per (step, target) from the training frame and read, from each
 origin, only the target at t (and t-1): no look-ahead.
 
-- `AlwaysUp`: P(up) = the share of up moves in training (the base rate). When that share is above 0.5,
-  as for most stocks, it calls "up" every time; its Brier score is the one to beat for a calibrated model.
+- `AlwaysUp`: calls "up" every time, with P(up) = the share of up moves in training (the base rate),
+  or 0.5 when that share is lower (a flat day counts as "not up"; early stock prices have many).
 - `PersistDirection`: the last move repeats. P(up) = c after an up move and 1 - c after a down (or flat)
   move, where c is the share of training moves that repeated the previous move's direction. With
   c < 0.5 (daily returns often mean-revert) it therefore calls a reversal.
@@ -91,7 +91,8 @@ class _DirectionBaseline(Forecaster):
 
 
 class AlwaysUp(_DirectionBaseline):
-    """P(up) = the training share of up moves per step (or a fixed `probability`), from every origin."""
+    """P(up) = the training share of up moves per step, at least 0.5 (or a fixed `probability`), from
+    every origin: the "always up" call, as confident as the training data allow."""
 
     _parameter_constraints: dict = {"probability": [Interval(Real, 0, 1, closed="both"), None]}
 
@@ -103,7 +104,7 @@ class AlwaysUp(_DirectionBaseline):
             return np.full((self.spec_.horizon, len(target_idx)), float(self.probability))
         with np.errstate(invalid="ignore"):
             rate = np.nanmean(up_moves(panel, target_idx, self.spec_.horizon), axis=0)  # [H, T]
-        return np.where(np.isfinite(rate), rate, 0.5)  # no known move at all: a coin flip
+        return np.where(np.isfinite(rate), np.maximum(rate, 0.5), 0.5)  # never below a coin flip
 
     def _probabilities(self, panel: Panel, windows: Windows) -> np.ndarray:
         return np.broadcast_to(self.rate_, (len(windows), *self.rate_.shape)).copy()  # [N, H, T]

@@ -181,6 +181,6 @@ def _load_builtin() -> None:
         register(ModelEntry(f"{cell}_state+ridge", StatePipelineForecaster, {"cell": cell}, _state_space,
                             family="state", description=f"Ridge on the final state of a {text} encoder"))
     register(ModelEntry("always_up", AlwaysUp, family="direction",
-                        description="direction benchmark: P(up) = the training share of up moves"))
+                        description="direction benchmark: always up, P(up) = the training up share (at least 0.5)"))
     register(ModelEntry("persist_direction", PersistDirection, family="direction",
                         description="direction benchmark: the last move's direction repeats"))
