@@ -34,7 +34,7 @@ from forecast.data.windows import make_windows
 from forecast.errors import InputError
 from forecast.io import atomic_path, write_table
 from forecast.leaderboard import build_leaderboard, summarize, write_leaderboard
-from forecast.metrics import score_forecasts
+from forecast.metrics import quantile_columns, score_forecasts
 
 Task = Literal["regression", "direction"]
 BENCHMARKS: dict[str, str] = {"regression": "naive", "direction": "persist_direction"}
@@ -274,7 +274,12 @@ class BacktestResult:
     def _plots(self, out: Path, max_series: int) -> dict[str, Path]:
         from forecast.plots import plot_forecast, plot_residuals
 
+        # the best model, the benchmark, and the best model with intervals (when one has them)
         shown = [m for m in self.models if m != self.benchmark][:1] + [self.benchmark]
+        quantiles = list(quantile_columns(self.forecasts))
+        if quantiles:
+            has = self.forecasts[quantiles].notna().all(axis=1).groupby(self.forecasts["model"]).all()
+            shown += [m for m in self.models if has.get(m, False) and m not in shown][:1]
         subset = self.forecasts[self.forecasts["model"].isin(shown)]
         target, id_col = self.spec.targets[0], self.spec.id_col
         paths: dict[str, Path] = {}

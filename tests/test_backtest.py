@@ -217,6 +217,24 @@ def test_stride_keeps_every_kth_origin_date(weather):
     assert (np.diff(dates.asi8) == 7 * 86_400 * 10**9).all()
 
 
+def test_interval_forecasts_are_scored_and_plotted(weather, tmp_path):
+    class Band(Persist):
+        """Persistence with an 80% band of +-3 degrees."""
+
+        def predict(self, frame, *, origin="last"):
+            out = super().predict(frame, origin=origin)
+            return out.assign(**{"q0.1": out["forecast"] - 3.0, "q0.5": out["forecast"], "q0.9": out["forecast"] + 3.0})
+
+    result = backtest({"naive": Persist(), "band": Band()}, weather, SPEC, test_size=0.2, progress=False)
+    board = result.leaderboard.set_index("model")
+    y = weather["temp_max"]
+    moves = (y - y.shift(1)).iloc[int(0.8 * 400):].abs()
+    assert board.loc["band", "coverage_0.8"] == pytest.approx((moves <= 3.0).mean())
+    assert np.isnan(board.loc["naive", "coverage_0.8"])
+    result.write(tmp_path)
+    assert (tmp_path / "forecast.png").stat().st_size > 0
+
+
 def test_origins_a_model_cannot_forecast_are_dropped_for_all(weather):
     class Gappy(Persist):
         def predict(self, frame, *, origin="last"):
