@@ -62,9 +62,10 @@ def report(result, *, name: str, started: float, args: argparse.Namespace, skipp
     """Write the backtest's files plus result.json to args.out and return the JSON-ready summary."""
     out = Path(args.out)
     result.write(out)
-    columns = [c for c in ("rank", "model", "target", "n", "mae", "rmse", "mase", "smape", "directional_accuracy",
-                           "accuracy", "brier", "log_loss", "dm_statistic", "dm_p_better", "beats_benchmark",
-                           "fit_seconds", "predict_seconds") if c in result.leaderboard.columns]
+    wanted = ("rank", "model", "target", "n", "mae", "rmse", "mase", "smape", "directional_accuracy", "pinball",
+              "accuracy", "brier", "log_loss", "dm_statistic", "dm_p_better", "beats_benchmark",
+              "fit_seconds", "predict_seconds")
+    columns = [c for c in result.leaderboard.columns if c in wanted or str(c).startswith("coverage_")]
     board = [{k: _clean(v) for k, v in row.items()} for row in result.leaderboard[columns].to_dict("records")]
     data = {
         "experiment": name,

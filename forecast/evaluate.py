@@ -364,29 +364,10 @@ def backtest(
         for name, template in named.items():
             for k, block in enumerate(blocks):
                 bar.set_postfix_str(f"{name} {k + 1}/{len(blocks)}")
+                forecasts, record = _fit_and_forecast(template, frame, spec, panel, block, predict_each_origin)
                 in_block = planned[planned["_date"].between(block[0], block[-1])]
-                first, last = _stamp(panel, block[0]), _stamp(panel, block[-1])
-                train = frame[frame.index <= first]
-                model = _fresh(template)
-                started = time.perf_counter()
-                model.fit(train, spec)
-                fitted = time.perf_counter()
-                if predict_each_origin:
-                    forecasts = []
-                    for date in block:
-                        at = _stamp(panel, date)
-                        out = model.predict(frame[frame.index <= at], origin="last")
-                        forecasts.append(out[_as_ns(out["origin"]) == at])
-                    raw = pd.concat(forecasts, ignore_index=True)
-                else:
-                    raw = model.predict(frame[frame.index <= last], origin="all")
-                done = time.perf_counter()
-                parts.append(_align(raw, in_block, panel, spec, name).assign(model=name))
-                refits.append({
-                    "model": name, "refit": k, "fit_end": train.index.max(), "first_origin": first,
-                    "last_origin": last, "n_origins": len(in_block),
-                    "fit_seconds": fitted - started, "predict_seconds": done - fitted,
-                })
+                parts.append(_align(forecasts, in_block, panel, spec, name).assign(model=name))
+                refits.append({"model": name, "refit": k, **record, "n_origins": len(in_block)})
                 bar.update()
 
     stacked, common, dropped = _common_origins(parts, planned, spec, list(named))
@@ -419,6 +400,31 @@ def backtest(
         origins=common.drop(columns="_date").reset_index(drop=True), dropped=dropped, spec=spec, task=task,
         benchmark=benchmark, test_start=test_start_stamp,
     )
+
+
+def _fit_and_forecast(
+    template: Any, frame: pd.DataFrame, spec: WindowSpec, panel: Panel, block: np.ndarray, each_origin: bool
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Fit a fresh copy of `template` on the rows up to the block's first origin, forecast the block's
+    origins from the rows up to its last one (or, with `each_origin`, from the rows up to each)."""
+    first, last = _stamp(panel, block[0]), _stamp(panel, block[-1])
+    train = frame[frame.index <= first]
+    model = _fresh(template)
+    started = time.perf_counter()
+    model.fit(train, spec)
+    fitted = time.perf_counter()
+    if each_origin:
+        parts = []
+        for date in block:
+            at = _stamp(panel, date)
+            out = model.predict(frame[frame.index <= at], origin="last")
+            parts.append(out[_as_ns(out["origin"]) == at])
+        forecasts = pd.concat(parts, ignore_index=True)
+    else:
+        forecasts = model.predict(frame[frame.index <= last], origin="all")
+    done = time.perf_counter()
+    return forecasts, {"fit_end": train.index.max(), "first_origin": first, "last_origin": last,
+                       "fit_seconds": fitted - started, "predict_seconds": done - fitted}
 
 
 def _common_origins(
