@@ -387,7 +387,7 @@ def test_command_end_to_end_on_a_small_slice(tmp_path, capsys, weather):
     out = tmp_path / "report"
     code = main(["backtest", str(data), "--target", "temp_max", "--features", "precipitation,wind",
                  "--models", "rnn,gru", "--epochs", "1", "--hidden-size", "8", "--lookback", "7",
-                 "--horizon", "2", "--test-size", "0.2", "--refit-every", "25", "--out", str(out)])
+                 "--horizon", "2", "--test-size", "0.2", "--refit-every", "25", "--threads", "1", "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     for name in ("leaderboard.csv", "leaderboard.png", "forecasts.csv", "scores.csv", "summary.txt",
