@@ -156,8 +156,13 @@ class RNNForecaster(Forecaster):
         self.progress_bar = progress_bar
 
     # -- data preparation (shared by fit and predict) --------------------------------------------------
-    def _prepare(self, frame: pd.DataFrame, *, future_steps: int, source: str) -> tuple[Panel, np.ndarray]:
-        """Panel with the target transformed and every column scaled, plus the raw target values [T, n_t]."""
+    def _prepare(
+        self, frame: pd.DataFrame, *, future_steps: int, source: str, fit_val_size: float | None = None
+    ) -> tuple[Panel, np.ndarray]:
+        """Panel with the target transformed and every column scaled, plus the raw target values [T, n_t].
+
+        fit_val_size is given only while fitting: the split is made and the scaler fit on its training rows.
+        """
         spec = self.spec_
         panel = build_panel(frame, spec, vocabularies=self.vocabularies_, future_steps=future_steps, source=source)
         target_idx = panel.column_index(spec.targets)
@@ -166,8 +171,8 @@ class RNNForecaster(Forecaster):
         if self.target_transform != "none":
             for k, col in enumerate(target_idx):
                 values[:, col] = transform_target(raw_target[:, k], panel.offsets, self.target_transform)
-        if not hasattr(self, "scaler_"):  # fitting: scaler learned from the training rows only
-            split = time_split(panel, val_size=float(self.val_size), test_size=0.0)
+        if fit_val_size is not None:  # fitting: scaler learned from the training rows only
+            split = time_split(panel, val_size=fit_val_size, test_size=0.0)
             train_rows = split.train_rows(panel) & np.isfinite(values).all(axis=1)
             self.split_ = split
             self.scaler_ = ColumnScaler(self.scaler, self.per_series_scaling).fit(
@@ -207,14 +212,25 @@ class RNNForecaster(Forecaster):
         )
 
     # -- fit / predict ------------------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame, spec: WindowSpec, *, callbacks: list | None = None) -> RNNForecaster:
-        """Train on `frame` (time-indexed; long frames need spec.id_col). Returns self."""
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        spec: WindowSpec,
+        *,
+        val_frame: pd.DataFrame | None = None,
+        callbacks: list | None = None,
+    ) -> RNNForecaster:
+        """Train on `frame` (time-indexed; long frames need spec.id_col). Returns self.
+
+        val_frame: optional validation data (history included): its windows whose targets lie after the
+            end of each series in `frame` are used for validation instead of holding out `val_size`
+            of `frame`. Used by sweeps, so every family is validated on the same rows.
+        callbacks: extra Lightning callbacks (e.g. an Optuna pruning callback watching "val_loss").
+        """
         self._validate_params()
         spec = self._check_spec(spec)
         if self.task == "direction" and (spec.horizon != 1 or len(spec.targets) != 1):
             raise InputError("task='direction' forecasts one step of one target; use horizon=1 and one target")
-        for attr in ("scaler_", "split_"):
-            self.__dict__.pop(attr, None)
         started = time.perf_counter()
         self.spec_ = spec
         self.vocabularies_ = fit_vocabularies(frame, spec.categorical)
@@ -222,9 +238,13 @@ class RNNForecaster(Forecaster):
         self.series_ids_ = (
             [str(s) for s in pd.factorize(frame[spec.id_col], sort=True)[1]] if spec.id_col else [None]
         )
-        panel, _ = self._prepare(frame, future_steps=0, source="training frame")
+        held_out = 0.0 if val_frame is not None else float(self.val_size)
+        panel, _ = self._prepare(frame, future_steps=0, source="training frame", fit_val_size=held_out)
         train = self.split_.windows(panel, spec, "train")
-        val = self.split_.windows(panel, spec, "val") if self.val_size > 0 else None
+        if val_frame is not None:
+            val = self._windows_after(val_frame, panel)
+        else:
+            val = self.split_.windows(panel, spec, "val") if self.val_size > 0 else None
         if len(train) == 0:
             raise InputError(
                 f"no training windows: every series is shorter than lookback + horizon "
@@ -280,6 +300,18 @@ class RNNForecaster(Forecaster):
         self.n_epochs_ = trainer.current_epoch
         self.fit_seconds_ = time.perf_counter() - started
         return self
+
+    def _windows_after(self, val_frame: pd.DataFrame, train_panel: Panel) -> Windows:
+        """Windows of `val_frame` whose targets lie after the last training timestamp of their series."""
+        val_panel, _ = self._prepare(val_frame, future_steps=0, source="validation frame")
+        last_train = {sid: train_panel.times[train_panel.offsets[k + 1] - 1]
+                      for k, sid in enumerate(train_panel.series)}
+        first_target = np.array([
+            np.searchsorted(val_panel.times[o:o + n], last_train.get(sid, np.datetime64("NaT")), side="right")
+            if sid in last_train else n
+            for sid, o, n in zip(val_panel.series, val_panel.offsets[:-1], val_panel.n_observed, strict=True)
+        ], dtype=np.int64)
+        return make_windows(val_panel, self.spec_, first_target=first_target)
 
     def check_columns(self, frame: pd.DataFrame, source: str = "frame") -> None:
         """Fail with the list of differences if `frame` lacks the columns the model was trained on."""
