@@ -12,7 +12,7 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from optuna.storages import RetryFailedTrialCallback
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from forecast.config import WindowSpec
@@ -71,6 +71,7 @@ def test_tiny_sweep_end_to_end_and_resume(tmp_path, seattle):
     result = sweep(frame, spec, families=["lstm", "ridge"], n_trials=3, out_dir=str(tmp_path), max_epochs=1,
                    progress_bar=False, val_size=0.15, test_size=0.15, benchmarks=("naive",))
     assert len(result.study.trials) == 3
+    first_values = [t.value for t in result.study.trials]
     assert set(result.best_trials) <= {"lstm", "ridge"}
     board = result.leaderboard
     assert "naive" in set(board["model"]) and "dm_p_value" in board
@@ -84,7 +85,7 @@ def test_tiny_sweep_end_to_end_and_resume(tmp_path, seattle):
     again = sweep(frame, spec, families=["lstm", "ridge"], n_trials=4, out_dir=str(tmp_path), max_epochs=1,
                   progress_bar=False, val_size=0.15, test_size=0.15, benchmarks=("naive",))
     assert len(again.study.trials) == 4
-    assert [t.value for t in again.study.trials[:3]] == [t.value for t in result.study.trials]
+    assert [t.value for t in again.study.trials[:3]] == first_values
     assert test_start > frame.index[int(0.7 * len(frame))]
 
 
@@ -137,7 +138,7 @@ def test_killed_worker_loses_only_its_running_trial(tmp_path):
     assert trials[0].state == TrialState.COMPLETE and trials[0].value == before.value  # intact
     assert trials[0].params == before.params
     assert trials[interrupted].state == TrialState.FAIL
-    retried = [t for t in trials if RetryFailedTrialCallback.retried_trial_number(t) == interrupted]
+    retried = [t for t in trials if RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == interrupted]
     assert retried and retried[0].state == TrialState.COMPLETE
     assert retried[0].params == trials[interrupted].params
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]

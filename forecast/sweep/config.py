@@ -45,7 +45,8 @@ class SweepConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "families", tuple(self.families))
         object.__setattr__(self, "lookbacks", tuple(int(v) for v in self.lookbacks))
-        object.__setattr__(self, "benchmarks", tuple(self.benchmarks))
+        # Persistence is always the benchmark the leaderboard's Diebold-Mariano tests compare against.
+        object.__setattr__(self, "benchmarks", ("naive", *(b for b in self.benchmarks if b != "naive")))
         if not self.families:
             raise InputError("sweep: families is empty; name at least one model family (e.g. lstm, ridge)")
         if self.pruner not in PRUNERS:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,12 @@ def open_study(config: SweepConfig) -> optuna.Study:
     storage = open_storage(storage_url(config.storage, config.out_dir),
                            heartbeat_interval=config.heartbeat_interval, grace_period=config.grace_period,
                            max_retry=config.max_retry)
+    with warnings.catch_warnings():  # multivariate/group TPE is "experimental"; it suits family branches
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=config.seed, multivariate=True, group=True)
     study = optuna.create_study(
         study_name=config.study_name, storage=storage, direction="minimize", load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=config.seed, multivariate=True, group=True),
-        pruner=make_pruner(config.pruner),
+        sampler=sampler, pruner=make_pruner(config.pruner),
     )
     study.set_user_attr("families", list(config.families))
     return study
@@ -157,9 +160,8 @@ def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame 
         timings[label] = {"fit_seconds": fit_seconds, "predict_seconds": time.perf_counter() - started}
         forecasts[label] = split.targets_in(predicted, part=2)
         fitted[label] = model
-    benchmark = config.benchmarks[0] if config.benchmarks else None
     board = build_leaderboard(forecasts, frame, target=config.spec.targets[0] if len(config.spec.targets) == 1
-                              else None, id_col=config.spec.id_col, benchmark=benchmark, timings=timings)
+                              else None, id_col=config.spec.id_col, benchmark="naive", timings=timings)
     result = SweepResult(study, board, summarize(board), best)
     if write:
         result.files = write_outputs(config, result, fitted)

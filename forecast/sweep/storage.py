@@ -2,16 +2,17 @@
 
 Why SQLite and not JournalStorage for the local default: only Optuna's RDB storage has heartbeats, and
 heartbeats are what let a killed worker lose nothing but its running trial (the stale trial is failed and
-retried by `RetryFailedTrialCallback`). With a busy timeout, SQLite serialises the few writes a handful of
+retried by `RetryHeartbeatStaleTrialCallback`). With a busy timeout, SQLite serialises the few writes a handful of
 local workers make per trial safely; for many machines, use PostgreSQL.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import optuna
-from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
 
 def storage_url(storage: str | None, out_dir: str | Path) -> str:
@@ -28,13 +29,15 @@ def open_storage(url: str, *, heartbeat_interval: int = 30, grace_period: int = 
     """An RDB storage with heartbeats: a trial whose worker died is failed and retried up to max_retry times."""
     # SQLite: wait for the lock instead of failing; servers: drop connections that went stale.
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    return RDBStorage(
-        url,
-        engine_kwargs=engine_kwargs,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period,
-        failed_trial_callback=RetryFailedTrialCallback(max_retry=max_retry),
-    )
+    with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna; we rely on them
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
+        )
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
