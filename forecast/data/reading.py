@@ -125,6 +125,8 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.DatetimeIndex
     """Parse ISO dates (zoned ones to UTC); name the first row that does not parse."""
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.DatetimeIndex(values)
+    elif (fast := _arrow_times(values)) is not None:
+        parsed = fast
     else:
         text = values.astype("string")
         zoned = bool(text.iloc[: min(len(text), 1000)].str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", na=False).any())
@@ -143,6 +145,20 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.DatetimeIndex
             "use ISO 8601 like 2015-01-31 or 2015-01-31T09:30:00+00:00"
         )
     return parsed
+
+
+def _arrow_times(values: pd.Series) -> pd.DatetimeIndex | None:
+    """Zone-less ISO timestamps parsed by Arrow (about 10x faster than to_datetime); None if any cell fails."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        array = pa.chunked_array(values.array._pa_array) if hasattr(values.array, "_pa_array") \
+            else pa.array(values.to_numpy(dtype=object), type=pa.string())
+        parsed = pc.cast(array, pa.timestamp("ns"))
+    except Exception:  # not Arrow-castable (zones, other formats, bad cells): the pandas path names the row
+        return None
+    return pd.DatetimeIndex(parsed.to_numpy())
 
 
 def _check_order(times: pd.DatetimeIndex, codes: np.ndarray, ids: pd.Series | None, path: Path,

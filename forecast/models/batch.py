@@ -9,6 +9,7 @@ series never fails or changes the forecasts of another. Skipped series are count
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +31,7 @@ class BatchForecast:
     rows_inserted: int = 0  # timestamps a regular calendar skipped, added as NaN rows
     values_filled: int = 0  # NaNs filled under the fill policy
     windows_dropped: int = 0  # origin="all": windows skipped for holes inside them
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage: prepare, predict, assemble
 
     @property
     def n_forecast(self) -> int:
@@ -57,6 +59,7 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
     """
     if fill not in FILL_POLICIES:
         raise InputError(f"fill={fill!r} is not one of {', '.join(FILL_POLICIES)}")
+    started = time.perf_counter()
     spec = model.spec_
     source = frame.attrs.get("source", "data")
     model.check_columns(frame, source)
@@ -75,6 +78,8 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
         at = frame.index == stamp
         has = np.add.reduceat(at, offsets[:-1]) > 0 if len(frame) else np.zeros(0, bool)
         skipped[NO_ORIGIN] = [ids[s] for s in np.flatnonzero(~has)]
+        if not has.any():
+            return BatchForecast(pd.DataFrame(), len(ids), {NO_ORIGIN: ids}, inserted, filled)
         keep_rows = np.repeat(has, lengths)
         frame = frame[keep_rows]
         ids = [ids[s] for s in np.flatnonzero(has)]
@@ -95,6 +100,8 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
     parts = []
     from tqdm.auto import tqdm
 
+    prepared = time.perf_counter()
+
     with tqdm(total=len(ids), unit="series", disable=not progress, file=sys.stderr, leave=False) as bar:
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             chunk = frame.iloc[offsets[a]:offsets[b]]
@@ -104,6 +111,7 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
                 if len(part):
                     parts.append(part)
             bar.update(int(b - a))
+    predicted = time.perf_counter()
     result = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if origin == "last" and len(result):  # forecasts from each series' last row only
         last = pd.Series(frame.index[offsets[1:] - 1], index=ids)
@@ -119,8 +127,10 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
         expected_windows = int(np.maximum(lengths - spec.lookback + 1, 0).sum())
         dropped = expected_windows - len(result) // (spec.horizon * len(spec.targets))
     result = result.reset_index(drop=True)
+    seconds = {"prepare": prepared - started, "predict": predicted - prepared,
+               "assemble": time.perf_counter() - predicted}
     return BatchForecast(result, len(ids) + len(skipped.get(NO_ORIGIN, [])),
-                         {k: v for k, v in skipped.items() if v}, inserted, filled, max(dropped, 0))
+                         {k: v for k, v in skipped.items() if v}, inserted, filled, max(dropped, 0), seconds)
 
 
 def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int) -> pd.DataFrame:
@@ -135,7 +145,7 @@ def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int) -> pd.Da
 def _series_ids(frame: pd.DataFrame, id_col: str | None, offsets: np.ndarray) -> list[str]:
     if id_col is None:
         return [str(frame.attrs.get("source", "series"))]
-    return [str(v) for v in frame[id_col].to_numpy()[offsets[:-1]]]
+    return [str(v) for v in frame[id_col].iloc[offsets[:-1]].tolist()]
 
 
 def _tail(frame: pd.DataFrame, offsets: np.ndarray, rows: int) -> tuple[pd.DataFrame, np.ndarray]:
