@@ -84,7 +84,7 @@ def run_stages(csv: Path, model_dir: Path, out: Path) -> dict:
     t1 = time.perf_counter()
     frame = read_data(csv, id_col="station", numeric=model.spec_.numeric_inputs)
     t2 = time.perf_counter()
-    result = batch_predict(model, frame, origin="last", batch_size=1024)
+    result = batch_predict(model, frame, origin="last", batch_size=4096)
     t3 = time.perf_counter()
     write_table(result.forecasts, out)
     t4 = time.perf_counter()

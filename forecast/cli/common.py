@@ -93,3 +93,21 @@ def check_columns(frame: pd.DataFrame, spec, source: str) -> None:
     if missing:
         raise InputError(f"{source}: missing column(s) {', '.join(map(repr, missing))}; columns are "
                          f"{', '.join(map(str, frame.columns))}; check --target/--features/--categorical")
+
+
+def read(data: str, time_col: str | None, id_col: str | None, numeric: tuple[str, ...]) -> pd.DataFrame:
+    """`read_data`, with the loader's DataWarnings (gaps, sorting) printed as one-line notes."""
+    import warnings
+
+    from forecast.data.reading import read_data
+    from forecast.errors import DataWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        frame = read_data(data, time_col, id_col, numeric=numeric)
+    for warning in caught:
+        if issubclass(warning.category, DataWarning):
+            note(str(warning.message).splitlines()[0])
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    return frame

@@ -12,6 +12,7 @@ from forecast.cli.common import (
     note,
     note_extra_columns,
     positive_int,
+    read,
 )
 
 EXAMPLE = """examples:
@@ -49,13 +50,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="lstm", help="registered model name: lstm, gru or rnn (default lstm)")
     p.add_argument("--lookback", type=positive_int, default=30, help="input window length (default 30)")
     p.add_argument("--horizon", type=positive_int, default=1, help="steps to forecast (default 1)")
-    p.add_argument("--epochs", type=positive_int, default=20, help="maximum training epochs (default 20)")
+    p.add_argument("--epochs", type=positive_int, help="maximum training epochs (default 20)")
     p.add_argument("--hidden-size", type=positive_int, help="hidden units per layer (default 64)")
     p.add_argument("--layers", type=positive_int, help="stacked recurrent layers (default 1)")
     p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
     p.add_argument("--batch-size", type=positive_int, help="training windows per batch (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same model")
-    p.add_argument("--val-size", type=float, default=0.1,
+    p.add_argument("--seed", type=int, help="random seed (default 0): same seed, same model")
+    p.add_argument("--val-size", type=float,
                    help="fraction of each series (its end) held out for validation (default 0.1)")
     p.add_argument("--quantiles", type=floats, metavar="Q[,Q]",
                    help="train prediction intervals at these quantiles, e.g. 0.1,0.5,0.9 (pinball loss)")
@@ -76,24 +77,24 @@ def _build_model(args: argparse.Namespace):
         saveable = [n for n in registry.names() if type(registry.build(n)).__name__ in LOADABLE]
         raise InputError(f"model {args.model!r} cannot be saved for `forecast predict`; "
                          f"choose one of: {', '.join(saveable)}")
-    settings = {
+    chosen = {
         "max_epochs": args.epochs, "hidden_size": args.hidden_size, "num_layers": args.layers, "lr": args.lr,
         "batch_size": args.batch_size, "seed": args.seed, "val_size": args.val_size,
-        "progress_bar": not args.no_progress,
     }
+    chosen = {k: v for k, v in chosen.items() if v is not None}
     if args.quantiles:
-        settings.update(task="quantile", quantiles=tuple(args.quantiles))
+        chosen.update(task="quantile", quantiles=tuple(args.quantiles))
     known = model.get_params()
-    chosen = {k: v for k, v in settings.items() if v is not None}
     unsupported = [k for k in chosen if k not in known]
     if unsupported:
-        raise InputError(f"model {args.model!r} has no setting(s) {unsupported}; drop those options")
+        raise InputError(f"model {args.model!r} has no setting(s) {', '.join(unsupported)}; drop those options")
+    if "progress_bar" in known:
+        chosen["progress_bar"] = not args.no_progress
     return model.set_params(**chosen)
 
 
 def handle(args: argparse.Namespace) -> int:
     from forecast.config import WindowSpec
-    from forecast.data.reading import read_data
 
     spec = WindowSpec(
         target=tuple(args.target), lookback=args.lookback, horizon=args.horizon,
@@ -101,7 +102,7 @@ def handle(args: argparse.Namespace) -> int:
         categorical=tuple(args.categorical), id_col=args.id_col,
     )
     model = _build_model(args)
-    frame = read_data(args.data, args.time_col, args.id_col, numeric=spec.numeric_inputs)
+    frame = read(args.data, args.time_col, args.id_col, spec.numeric_inputs)
     source = frame.attrs["source"]
     if spec.id_col is None and frame.index.has_duplicates:  # a bundled long dataset fit as one series
         raise ValueError(f"{source}: several rows share a timestamp; name the series column with --id-col")

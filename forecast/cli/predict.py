@@ -11,6 +11,7 @@ from forecast.cli.common import (
     note,
     note_extra_columns,
     positive_int,
+    read,
 )
 
 EXAMPLE = """examples:
@@ -43,14 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fill", choices=("none", "ffill", "interpolate"), default="none",
                    help="how to fill missing values and skipped timestamps inside series before forecasting "
                         "(default none: series with holes in their window are skipped and reported)")
-    p.add_argument("--batch-size", type=positive_int, default=1024,
-                   help="windows per forward pass (default 1024)")
+    p.add_argument("--batch-size", type=positive_int, default=4096,
+                   help="windows per forward pass (default 4096)")
     add_common(p)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from forecast.data.reading import read_data
     from forecast.errors import InputError
     from forecast.io import write_table
     from forecast.models.batch import batch_predict
@@ -58,7 +58,7 @@ def handle(args: argparse.Namespace) -> int:
     check_output_path(args.out)
     model = load_model_dir(args.model)
     spec = model.spec_
-    frame = read_data(args.data, args.time_col, spec.id_col, numeric=spec.numeric_inputs)
+    frame = read(args.data, args.time_col, spec.id_col, spec.numeric_inputs)
     source = frame.attrs["source"]
     if spec.id_col is None and frame.index.has_duplicates:
         raise InputError(f"{source}: several rows share a timestamp but the model forecasts a single series "
@@ -67,8 +67,8 @@ def handle(args: argparse.Namespace) -> int:
     result = batch_predict(model, frame, origin=args.origin, fill=args.fill, batch_size=args.batch_size,
                            progress=not args.no_progress)
     if result.rows_inserted:
-        note(f"{source}: {result.rows_inserted} missing timestamps in the regular calendar were added as "
-             f"empty rows{' and filled' if args.fill != 'none' else ''}")
+        note(f"{source}: added {result.rows_inserted} missing timestamps as empty rows"
+             + (f", filled by {args.fill}" if args.fill != "none" else ", so no window spans a gap"))
     if result.values_filled:
         note(f"{source}: filled {result.values_filled} missing values ({args.fill})")
     if result.n_forecast == 0:

@@ -50,7 +50,7 @@ class BatchForecast:
 
 
 def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last", fill: str = "none",
-                  batch_size: int = 1024, progress: bool = False) -> BatchForecast:
+                  batch_size: int = 4096, progress: bool = False) -> BatchForecast:
     """Forecasts for every series of `frame` (sorted by series, then time) with a fitted `model`.
 
     origin: "last" (each series' last row), "all" (every origin with a full window) or a date.
