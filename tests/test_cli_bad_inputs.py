@@ -152,6 +152,8 @@ def test_bad_arguments_name_the_option(model_dir, tmp_path, capsys):
                         "--out", str(tmp_path / "f.csv")], ["origin must be 'last', 'all' or a date"]),
         "origin not in data": (["predict", "--model", str(model_dir), str(data), "--origin", "2030-01-01",
                                 "--out", str(tmp_path / "f.csv")], ["no series could be forecast", "no row at the origin"]),
+        "long data without --id-col": (["fit", "stocks", "--target", "close", "--out", str(tmp_path / "m")],
+                                       ["stocks: several rows share a timestamp", "--id-col"]),
         "unknown target": (["fit", str(data), "--target", "temp", "--out", str(tmp_path / "m")],
                            [str(data), "missing column(s) 'temp'"]),
         "series shorter than the lookback": (["predict", "--model", str(model_dir), str(data), "--out",
@@ -180,8 +182,9 @@ def test_other_failures_exit_1_and_debug_shows_the_traceback(model_dir, tmp_path
     argv = ["predict", "--model", str(model_dir), str(data), "--out", str(tmp_path / "f.csv"), "--no-progress"]
     code, err, _ = _run(argv, capsys)
     assert code == 1 and err == ["forecast: error: out of memory"]
-    code, err, _ = _run(["--debug", *argv], capsys)
-    assert code == 1 and err[0].startswith("Traceback") and err[-1] == "forecast: error: out of memory"
+    for debug in (["--debug", *argv], [*argv, "--debug"]):  # before or after the command name
+        code, err, _ = _run(debug, capsys)
+        assert code == 1 and err[0].startswith("Traceback") and err[-1] == "forecast: error: out of memory"
     assert not (tmp_path / "f.csv").exists()
 
 

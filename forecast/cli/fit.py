@@ -95,6 +95,7 @@ def _build_model(args: argparse.Namespace):
 
 def handle(args: argparse.Namespace) -> int:
     from forecast.config import WindowSpec
+    from forecast.errors import InputError
 
     spec = WindowSpec(
         target=tuple(args.target), lookback=args.lookback, horizon=args.horizon,
@@ -105,7 +106,7 @@ def handle(args: argparse.Namespace) -> int:
     frame = read(args.data, args.time_col, args.id_col, spec.numeric_inputs)
     source = frame.attrs["source"]
     if spec.id_col is None and frame.index.has_duplicates:  # a bundled long dataset fit as one series
-        raise ValueError(f"{source}: several rows share a timestamp; name the series column with --id-col")
+        raise InputError(f"{source}: several rows share a timestamp; name the series column with --id-col")
     check_columns(frame, spec, source)
     note_extra_columns(frame, [*spec.columns, *([spec.id_col] if spec.id_col else [])], source)
     model.fit(frame, spec)

@@ -8,6 +8,7 @@ series never fails or changes the forecasts of another. Skipped series are count
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 from dataclasses import dataclass, field
@@ -62,7 +63,8 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
     started = time.perf_counter()
     spec = model.spec_
     source = frame.attrs.get("source", "data")
-    model.check_columns(frame, source)
+    if hasattr(model, "check_columns"):
+        model.check_columns(frame, source)
     id_col = spec.id_col
     keep = ([id_col] if id_col else []) + list(spec.columns)
     frame = frame[keep]
@@ -89,7 +91,7 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
         rows_before = first_at - offsets[:-1] + 1  # rows up to and including the origin, per series
     else:
         rows_before = lengths
-        if origin == "last":  # read only the rows the last window needs (+1 for differencing transforms)
+        if origin == "last" and _reads_only_its_window(model):  # only the rows the last window needs
             frame, offsets = _tail(frame, offsets, spec.lookback + (model.target_transform != "none"))
     short = rows_before < spec.lookback
     skipped[SHORT] = [ids[s] for s in np.flatnonzero(short)]
@@ -133,9 +135,20 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
                          {k: v for k, v in skipped.items() if v}, inserted, filled, max(dropped, 0), seconds)
 
 
+def _reads_only_its_window(model) -> bool:
+    """True for models whose forecast reads only the last `lookback` rows (+1 for a differencing transform);
+    others (e.g. a historical mean) may read the whole history, so their input is not trimmed."""
+    from forecast.models.estimators import RNNForecaster
+
+    return isinstance(model, RNNForecaster)
+
+
 def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int) -> pd.DataFrame:
+    takes_batch = "batch_size" in inspect.signature(model.predict).parameters
     try:
-        return model.predict(chunk, origin=origin, batch_size=batch_size)
+        if takes_batch:
+            return model.predict(chunk, origin=origin, batch_size=batch_size)
+        return model.predict(chunk, origin=origin)
     except InputError:
         if origin in ("last", "all"):
             raise
