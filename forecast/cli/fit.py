@@ -93,6 +93,24 @@ def _build_model(args: argparse.Namespace):
     return model.set_params(**chosen)
 
 
+def _summary(model, name: str) -> str:
+    """One line: what was trained, for how long, and its best validation loss (when the model tracks one)."""
+    n_series = len(getattr(model, "series_ids_", [None]))
+    line = f"trained {name} on {n_series} series"
+    if hasattr(model, "n_epochs_"):
+        line += f" for {model.n_epochs_} epochs"
+    if hasattr(model, "fit_seconds_"):
+        line += f" in {model.fit_seconds_:.1f}s"
+    best = getattr(model, "best_val_loss_", None)
+    if best is not None:
+        epoch = min(model.history_, key=lambda h: h.get("val_loss", float("inf")))["epoch"] + 1
+        unit = model.loss if model.task == "regression" else model.task
+        line += f"; best validation loss {best:.4g} (scaled {unit}) at epoch {epoch}"
+    elif hasattr(model, "best_val_loss_"):
+        line += "; no validation windows (raise --val-size to select on held-out data)"
+    return line
+
+
 def handle(args: argparse.Namespace) -> int:
     from forecast.config import WindowSpec
     from forecast.errors import InputError
@@ -111,15 +129,10 @@ def handle(args: argparse.Namespace) -> int:
     note_extra_columns(frame, [*spec.columns, *([spec.id_col] if spec.id_col else [])], source)
     model.fit(frame, spec)
     model.save(args.out)
-    n_series = len(model.series_ids_)
-    if model.best_val_loss_ is not None:
-        best = min(model.history_, key=lambda h: h.get("val_loss", float("inf")))
-        loss = f"best validation loss {model.best_val_loss_:.4g} (scaled {model.loss if model.task == 'regression' else model.task}) at epoch {best['epoch'] + 1}"
-    else:
-        loss = "no validation windows (raise --val-size to select on held-out data)"
-    print(f"trained {args.model} on {n_series} series for {model.n_epochs_} epochs in {model.fit_seconds_:.1f}s; {loss}")
-    if model.skipped_series_:
-        note(f"{len(model.skipped_series_)} series too short for lookback + horizon were not trained on: "
-             f"{', '.join(map(str, model.skipped_series_[:3]))}")
+    print(_summary(model, args.model))
+    skipped = getattr(model, "skipped_series_", [])
+    if skipped:
+        note(f"{len(skipped)} series too short for lookback + horizon were not trained on: "
+             f"{', '.join(map(str, skipped[:3]))}{', ...' if len(skipped) > 3 else ''}")
     print(f"saved model to {args.out}  (forecast with: forecast predict --model {args.out} DATA --out forecasts.csv)")
     return 0
