@@ -5,7 +5,8 @@ per-station level, with a few realistic defects: short series and holes) and an 
 30, horizon 7) *trained* for one epoch on 20 of the series (its weights are real, if barely trained: the
 inference cost is what is measured). Timed:
   - "cli": `python -m forecast predict` in a subprocess, end to end (start-up and imports included),
-    with its peak resident memory (ru_maxrss of the child);
+    with its peak resident memory (ru_maxrss of the children) and, separately, the time a bare
+    interpreter takes to import the CLI and the estimator (torch + Lightning);
   - "stages": the same work in this process, stage by stage (read CSV, prepare, window + infer,
     assemble the forecasts frame, write CSV).
 Usage: python experiments/benchmarks/batch_predict.py [--series 10000] [--rows 400] [--threads 2]
@@ -128,6 +129,10 @@ def main() -> None:
         child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**10  # KiB -> MiB (Linux)
         if done.returncode != 0:
             raise SystemExit(f"forecast predict failed: {done.stderr.strip()}")
+        started = time.perf_counter()  # start-up share of the CLI run: the interpreter and the imports alone
+        subprocess.run([sys.executable, "-c", "import forecast.cli, forecast.models.estimators"], env=env,
+                       capture_output=True, check=True)
+        imports = time.perf_counter() - started
         stages = run_stages(csv, model_dir, tmp / "forecasts_stage.csv")
 
     print(json.dumps({
@@ -138,7 +143,8 @@ def main() -> None:
         "threads": args.threads, "cpu_count": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
         "cli": {
             "wall_s": round(wall, 3), "rows_per_s": round(n_rows / wall), "series_per_s": round(args.series / wall),
-            "peak_rss_mib": round(child_peak, 1), "stderr": done.stderr.strip().splitlines()[-3:],
+            "peak_rss_mib": round(child_peak, 1), "startup_imports_s": round(imports, 3),
+            "stderr": done.stderr.strip().splitlines()[-3:],
         },
         "stages": stages,
         "targets": {"wall_s_under": 30, "peak_rss_mib_under": 2048},
