@@ -18,8 +18,8 @@ from forecast.errors import InputError
 # Calendar features as name -> function of a (local wall-clock) DatetimeIndex -> (position, period).
 # Day of year is divided by that year's length, so December 31 and January 1 are neighbours every year.
 _CALENDAR = {
-    "dayofweek": lambda idx: (idx.dayofweek, 7.0),
-    "dayofyear": lambda idx: (idx.dayofyear - 1, np.where(idx.is_leap_year, 366.0, 365.0)),
+    "dayofweek": lambda idx: (idx.day_of_week, 7.0),
+    "dayofyear": lambda idx: (idx.day_of_year - 1, np.where(idx.is_leap_year, 366.0, 365.0)),
     "hour": lambda idx: (idx.hour, 24.0),
     "month": lambda idx: (idx.month - 1, 12.0),
 }
@@ -182,8 +182,8 @@ def _encode(frame: pd.DataFrame, columns: Sequence[str], vocabularies: dict[str,
         vocab = (vocabularies or {}).get(col)
         if vocab is None:
             raise InputError(f"no vocabulary for categorical column {col!r}; fit a vocabulary on training data")
-        cat = pd.Categorical(frame[col].astype("string"), categories=vocab)
-        codes[:, k] = cat.codes.astype(np.int64) + 1  # -1 (unseen or missing) -> 0
+        position = pd.Index(vocab, dtype="string").get_indexer(frame[col].astype("string"))
+        codes[:, k] = position + 1  # -1 (unseen or missing) -> 0
     return codes
 
 
@@ -210,7 +210,7 @@ def infer_step(times: np.ndarray, offsets: np.ndarray) -> tuple[str, np.timedelt
     modal = values[np.argmax(counts)]
     day = np.timedelta64(1, "D")
     if modal == day:
-        weekdays = pd.DatetimeIndex(times).dayofweek
+        weekdays = pd.DatetimeIndex(times).day_of_week
         if (weekdays < 5).all() and np.any(diffs > day):
             return "business", day
     return "fixed", modal

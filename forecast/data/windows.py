@@ -48,7 +48,7 @@ def expand_origins(offsets: np.ndarray, lo: np.ndarray, hi: np.ndarray, stride: 
     counts = np.where(hi >= lo, (hi - lo) // stride + 1, 0)
     first = offsets[:-1] + hi - (counts - 1) * stride  # global first origin, aligned so the last one is hi
     if len(counts) == 1:  # one series: a plain range, no per-window bookkeeping arrays
-        return first[0] + stride * np.arange(int(counts[0]), dtype=np.int64)
+        return np.arange(first[0], first[0] + counts[0] * stride, stride, dtype=np.int64)
     total = int(counts.sum())
     series = np.repeat(np.arange(len(counts)), counts)
     within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)  # 0..count-1 per series
@@ -87,11 +87,17 @@ class Windows:
         self._future_sel = _column_selector(self.future_idx)
         self._all_inputs = isinstance(self._inputs_sel, slice) and self._inputs_sel == slice(0, p.values.shape[1])
         # Views, not copies: [T-L+1, L, F] and [T-H+1, H, F]; each window is a contiguous block.
-        self._past = sliding_window_view(p.values, s.lookback, axis=0).transpose(0, 2, 1)
-        self._past_codes = sliding_window_view(p.codes, s.lookback, axis=0).transpose(0, 2, 1)
+        # (A panel shorter than L has no full window; its padded windows are gathered row by row.)
+        long_enough = len(p.values) >= s.lookback
+        self._past = sliding_window_view(p.values, s.lookback, axis=0).transpose(0, 2, 1) if long_enough else None
+        self._past_codes = (
+            sliding_window_view(p.codes, s.lookback, axis=0).transpose(0, 2, 1) if long_enough else None
+        )
         # Targets of origin t start at row t+1, so every origin needs t+H <= T-1.
-        fits = len(self.origins) == 0 or int(self.origins.max()) + s.horizon < len(p.values)
-        self._ahead = sliding_window_view(p.values, s.horizon, axis=0).transpose(0, 2, 1) if fits else None
+        self._has_targets = len(self.origins) == 0 or int(self.origins.max()) + s.horizon < len(p.values)
+        self._ahead = (
+            sliding_window_view(p.values, s.horizon, axis=0).transpose(0, 2, 1) if len(p.values) >= s.horizon else None
+        )
 
     def __len__(self) -> int:
         return len(self.origins)
@@ -121,13 +127,13 @@ class Windows:
         first_row = self.panel.offsets[self.series(idx)]
         return np.minimum(self.spec.lookback, origins - first_row + 1)
 
-    def _gather_past(self, view: np.ndarray, source: np.ndarray, idx: np.ndarray | slice) -> np.ndarray:
+    def _gather_past(self, view: np.ndarray | None, source: np.ndarray, idx: np.ndarray | slice) -> np.ndarray:
         """[B, L, F] rows t-L+1..t of `source` per window; rows before a series' start are zeros."""
         origins = self.origins[idx]
         lookback = self.spec.lookback
-        if self.padded:
+        if self.padded or view is None:
             first_row = self.panel.offsets[self.series(idx)]  # [B]
-            if np.any(origins - first_row + 1 < lookback):
+            if view is None or np.any(origins - first_row + 1 < lookback):
                 rows = origins[:, None] - lookback + 1 + np.arange(lookback)  # [B, L] global rows
                 pad = rows < first_row[:, None]  # [B, L] rows before the series starts
                 out = source[np.where(pad, first_row[:, None], rows)]  # [B, L, F]
@@ -141,9 +147,12 @@ class Windows:
         return w if self._all_inputs else np.ascontiguousarray(w[:, :, self._inputs_sel])
 
     def _ahead_rows(self, idx: np.ndarray | slice) -> np.ndarray:
-        if self._ahead is None:
+        if not self._has_targets:
             raise IndexError("some origins have fewer than H rows after them; append future rows (future_steps)")
-        return self._ahead[self.origins[idx] + 1]  # [B, H, F]
+        origins = self.origins[idx]
+        if not len(origins):
+            return np.empty((0, self.spec.horizon, self.panel.values.shape[1]), dtype=self.panel.values.dtype)
+        return self._ahead[origins + 1]  # [B, H, F]
 
     def targets(self, idx: np.ndarray | slice) -> np.ndarray:
         """[B, H, T] targets of windows `idx` (NaN where they lie past the data)."""
@@ -160,7 +169,7 @@ class Windows:
     def batch(self, idx: np.ndarray | slice) -> dict[str, np.ndarray]:
         """Everything a model needs for windows `idx`, as numpy arrays (shapes in the module docstring)."""
         out = {"x": self.inputs(idx), "series": self.series(idx)}
-        if self._ahead is not None:
+        if self._has_targets:
             ahead = self._ahead_rows(idx)  # [B, H, F], gathered once for targets and known-future columns
             out["y"] = np.ascontiguousarray(ahead[:, :, self._target_sel])
             if self.n_future:
@@ -217,25 +226,36 @@ def make_windows(
     needed = history + spec.horizon if require_targets else history
     skipped = [panel.series[s] for s in np.flatnonzero(panel.n_observed < needed)]
     windows = Windows(panel, spec, origins, skipped, min_lookback)
-    if require_finite and len(origins):
+    if require_finite and len(origins):  # NaN inputs (or targets) would poison a batch's loss
         ok = _finite_windows(panel, windows, require_targets)
         if not ok.all():
             windows = windows.subset(ok)
     return windows
 
 
-def _finite_windows(panel: Panel, windows: Windows, with_targets: bool) -> np.ndarray:
-    """[N] True where every value a window reads is finite (O(N) with a prefix count of bad rows)."""
+def _finite_windows(panel: Panel, windows: Windows, with_targets: bool, chunk: int = 1 << 15) -> np.ndarray:
+    """[N] True where every value a window reads is finite.
+
+    O(N) with prefix counts of bad rows; origins are taken in chunks so the temporaries stay small
+    next to the series whatever N is.
+    """
     spec = windows.spec
-    o = windows.origins
-    first = o - spec.lookback + 1  # [N] first input row (clipped to the series start for padded windows)
-    if windows.padded:
-        first = np.maximum(first, panel.offsets[np.searchsorted(panel.offsets, o, side="right") - 1])
-    prefix = _prefix_count(_bad_rows(panel.values, windows.input_idx))
-    ok = prefix[o + 1] == prefix[first]
-    if with_targets:
-        prefix = _prefix_count(_bad_rows(panel.values, np.concatenate([windows.target_idx, windows.future_idx])))
-        ok &= prefix[o + 1 + spec.horizon] == prefix[o + 1]
+    bad_in = _bad_rows(panel.values, windows.input_idx)
+    bad_out = _bad_rows(panel.values, np.concatenate([windows.target_idx, windows.future_idx])) if with_targets else None
+    if not bad_in.any() and (bad_out is None or not bad_out.any()):
+        return np.ones(len(windows), dtype=bool)  # the common case: clean data, no bookkeeping at all
+    inputs = _prefix_count(bad_in)
+    outputs = _prefix_count(bad_out) if bad_out is not None else None
+    ok = np.empty(len(windows), dtype=bool)
+    for start in range(0, len(windows), chunk):
+        o = windows.origins[start:start + chunk]
+        first = o - spec.lookback + 1  # first input row (clipped to the series start for padded windows)
+        if windows.padded:
+            first = np.maximum(first, panel.offsets[np.searchsorted(panel.offsets, o, side="right") - 1])
+        good = inputs[o + 1] == inputs[first]
+        if outputs is not None:
+            good &= outputs[o + 1 + spec.horizon] == outputs[o + 1]
+        ok[start:start + chunk] = good
     return ok
 
 
