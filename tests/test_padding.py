@@ -71,3 +71,27 @@ def test_lengths_out_of_range_are_refused():
     x = torch.zeros(2, 4, 1)
     with pytest.raises(ValueError, match="lengths"):
         pack_left_padded(x, torch.tensor([0, 4]))
+
+
+def test_forecaster_learns_from_and_forecasts_short_series_only_when_asked(fast_trainer_kwargs):
+    import pandas as pd
+
+    from forecast.config import WindowSpec
+    from forecast.models.estimators import RNNForecaster
+
+    rng = np.random.default_rng(0)
+    frame = pd.concat([
+        pd.DataFrame({"id": sid, "y": rng.normal(size=n)}, index=pd.date_range("2024-01-01", periods=n, freq="D"))
+        for sid, n in (("long", 60), ("short", 7))
+    ])
+    spec = WindowSpec(target="y", lookback=10, horizon=2, id_col="id")
+    params = {**fast_trainer_kwargs, "max_epochs": 1, "hidden_size": 4, "cell": "gru", "val_size": 0.0}
+    default = RNNForecaster(**params).fit(frame, spec)
+    assert default.skipped_series_ == ["short"]
+    assert default.predict(frame).attrs["skipped"] == ["short"]
+    padded = RNNForecaster(**params, min_lookback=3).fit(frame, spec)
+    assert padded.skipped_series_ == []
+    forecasts = padded.predict(frame)
+    assert forecasts.attrs["skipped"] == []
+    assert forecasts.groupby("id").size().to_dict() == {"long": 2, "short": 2}
+    assert np.isfinite(forecasts["forecast"]).all()

@@ -146,9 +146,13 @@ def build_panel(
     times = (index.tz_convert("UTC").tz_localize(None) if tz else index).to_numpy(dtype="datetime64[ns]")
     _check_times(times, offsets, series_list, source)
 
-    numeric = frame[list(spec.numeric_inputs)].to_numpy(dtype=np.float32)
-    cal = calendar_values(index, spec.calendar) if spec.calendar else None  # local time, not UTC
-    values = numeric if cal is None else np.concatenate([numeric, cal], axis=1)  # [T, F_num + 2*K_cal]
+    # The panel's one array, row-major so that every window is one contiguous block (pandas hands out
+    # column-major, read-only views of its blocks): [T, F_num] numeric + [T, 2*K_cal] calendar sin/cos.
+    n_numeric = len(spec.numeric_inputs)
+    values = np.empty((len(frame), n_numeric + 2 * len(spec.calendar)), dtype=np.float32)
+    values[:, :n_numeric] = frame[list(spec.numeric_inputs)].to_numpy(dtype=np.float32)
+    if spec.calendar:
+        values[:, n_numeric:] = calendar_values(index, spec.calendar)  # local time, not UTC
     codes = _encode(frame, spec.categorical, vocabularies)
     columns = (*spec.numeric_inputs, *calendar_columns(spec.calendar))
     panel = Panel(values, columns, codes, spec.categorical, times, offsets, series_list,
