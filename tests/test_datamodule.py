@@ -19,7 +19,10 @@ SPEC = WindowSpec(target="y", lookback=5, horizon=2, features=("f",), known_futu
 def _module(batch_size=16, seed=0):
     panel = coded_panel([80, 50], SPEC)
     split = time_split(panel, val_size=0.2, test_size=0.2)
-    predict_panel = build_panel(coded_frame([80, 50]), SPEC, vocabularies={"cat": ["a", "b"]}, future_steps=2)
+    # Forecasting frame: two more rows per series with planned k but no target yet.
+    ahead = coded_frame([82, 52])
+    ahead.loc[ahead.groupby("id").cumcount(ascending=False).to_numpy() < 2, "y"] = np.nan
+    predict_panel = build_panel(ahead, SPEC, vocabularies={"cat": ["a", "b"]}, future_steps=2)
     sets = {part: split.windows(panel, SPEC, part) for part in ("train", "val", "test")}
     sets["predict"] = make_windows(predict_panel, SPEC, require_targets=False)
     return WindowDataModule(**sets, batch_size=batch_size, seed=seed), sets
@@ -87,3 +90,19 @@ def test_padded_windows_carry_lengths_through_the_loader():
     # The 4-row series has origins at rows 1 and 2 (targets at 2 and 3), then the long series starts over.
     assert batch["lengths"][:5].tolist() == [2, 3, 2, 3, 4]
     np.testing.assert_array_equal(batch["x"][0, :4].numpy(), 0)  # left padding
+
+
+def test_lightnings_distributed_wrapper_shards_whole_blocks_across_ranks():
+    """Under DDP Lightning wraps a custom sampler in DistributedSamplerWrapper: each rank gets whole batches."""
+    from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
+
+    from forecast.data.datamodule import BlockSampler
+
+    seen = []
+    for rank in range(2):
+        wrapped = DistributedSamplerWrapper(BlockSampler(1000, 64, shuffle=True, seed=5), num_replicas=2,
+                                            rank=rank, shuffle=False)
+        blocks = list(wrapped)
+        assert len(blocks) == 8 and all(isinstance(b, np.ndarray) for b in blocks)
+        seen.append(np.concatenate(blocks))
+    assert np.array_equal(np.unique(np.concatenate(seen)), np.arange(1000))  # every window, the same order on both

@@ -193,3 +193,17 @@ def test_min_lookback_must_fit_the_lookback():
     spec = WindowSpec(lookback=4, **SPEC)
     with pytest.raises(ValueError, match="min_lookback"):
         make_windows(coded_panel([10], spec), spec, min_lookback=5)
+
+
+def test_forecast_windows_read_supplied_known_future_values_and_keep_missing_ones_as_nan():
+    """Appended future rows have calendar features but no planned values: those windows stay, with NaN."""
+    spec = WindowSpec(lookback=3, horizon=2, **SPEC)  # k is known-future
+    panel = build_panel(coded_frame([10]), spec, future_steps=2)
+    w = make_windows(panel, spec, require_targets=False)
+    assert w.origins.max() == 9
+    assert np.isnan(w.batch(np.array([len(w) - 1]))["future"]).any()  # a model's forecast is NaN, not a guess
+    supplied = coded_frame([12])
+    supplied.iloc[10:, supplied.columns.get_loc("y")] = np.nan  # planned k given, target unknown
+    w = make_windows(build_panel(supplied, spec, future_steps=2), spec, require_targets=False)
+    assert w.origins.max() == 9  # the last observed target row forecasts with the supplied covariates
+    assert np.isfinite(w.batch(np.array([len(w) - 1]))["future"]).all()

@@ -32,7 +32,8 @@ class BlockSampler(Sampler[np.ndarray]):
     """Yields index blocks of `batch_size` windows: a fresh permutation per epoch when shuffling.
 
     Each epoch's permutation is seeded from a torch.Generator seeded once, so the sequence of epochs is
-    reproducible by seed; one index array per batch replaces a Python list of ints per batch.
+    reproducible by seed; one index array per batch replaces a Python list of ints per batch. Under
+    DDP, Lightning wraps it in DistributedSamplerWrapper, which hands each rank whole blocks.
     """
 
     def __init__(self, n: int, batch_size: int, *, shuffle: bool, seed: int = 0) -> None:

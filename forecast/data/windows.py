@@ -203,7 +203,8 @@ def make_windows(
     """Windows whose targets lie in per-series local rows [first_target, last_target].
 
     require_targets=False allows origins up to each series' last observed row (for forecasting the
-    future from appended rows). require_finite drops windows with a NaN input (and target, when required).
+    future from appended rows). require_finite drops windows with a NaN input (and, when targets are
+    required, a NaN target or known-future value after the origin).
     min_lookback=m (1 <= m <= L) also makes windows with only m..L-1 rows of history, left-padded; by
     default every window has L real rows. Series with fewer than L+H observed rows (m+H with min_lookback;
     L or m when targets are not required) are reported in `skipped`.
@@ -241,7 +242,10 @@ def _finite_windows(panel: Panel, windows: Windows, with_targets: bool, chunk: i
     """
     spec = windows.spec
     bad_in = _bad_rows(panel.values, windows.input_idx)
-    bad_out = _bad_rows(panel.values, np.concatenate([windows.target_idx, windows.future_idx])) if with_targets else None
+    # Rows after the origin matter only for training windows (targets and known-future columns). A
+    # forecasting window whose known-future values are missing is kept: its forecast is NaN, not a guess.
+    ahead_cols = np.concatenate([windows.target_idx, windows.future_idx])
+    bad_out = _bad_rows(panel.values, ahead_cols) if with_targets else None
     if not bad_in.any() and (bad_out is None or not bad_out.any()):
         return np.ones(len(windows), dtype=bool)  # the common case: clean data, no bookkeeping at all
     inputs = _prefix_count(bad_in)
