@@ -82,6 +82,10 @@ def test_calendar_is_read_in_the_frames_own_time_zone():
         ("B", None, "2024-01-01"),  # trading days: weekends skipped
         ("B", "America/New_York", "2024-03-01"),  # yfinance-like: local midnight, across DST
         ("min", None, "2024-01-01 23:00"),
+        ("MS", None, "2020-01-01"),  # months of different lengths
+        ("ME", "Europe/London", "2020-01-31"),
+        ("QS", None, "2010-01-01"),
+        ("YE", None, "1990-12-31"),
     ],
 )
 def test_appended_future_rows_match_the_real_timestamps_and_calendar(freq, tz, start):

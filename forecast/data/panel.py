@@ -6,6 +6,7 @@ series starts. Windows are later taken as strided views of this array, so it is 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -224,7 +225,8 @@ def future_timestamps(panel: Panel, steps: int) -> np.ndarray:
     """[S, steps] UTC-naive timestamps of the `steps` rows after each series' last row.
 
     Business-day and whole-day steps are taken on the local wall clock (a daily series keeps its time of
-    day across daylight-saving changes and weekends); shorter steps are taken in absolute time.
+    day across daylight-saving changes and weekends); monthly, quarterly and yearly series follow their
+    calendar frequency (pandas' inferred one); shorter steps are taken in absolute time.
     """
     wall = _wall_clock(panel.times, panel.tz)
     kind, step = infer_step(wall, panel.offsets)
@@ -236,6 +238,8 @@ def future_timestamps(panel: Panel, steps: int) -> np.ndarray:
         date = last_wall.astype("datetime64[D]")
         days = np.busday_offset(date[:, None], ahead[None, :], roll="forward")  # [S, steps]
         out = days.astype("datetime64[ns]") + (last_wall - date)[:, None]  # keep the time of day
+    elif step >= 28 * day and (calendar_steps := _calendar_steps(wall, panel.offsets, last_wall, steps)) is not None:
+        out = calendar_steps  # months, quarters, years: lengths vary, so step the calendar, not a timedelta
     elif panel.tz and step % day == np.timedelta64(0, "ns"):
         out = last_wall[:, None] + step * ahead[None, :]
     else:
@@ -246,6 +250,27 @@ def future_timestamps(panel: Panel, steps: int) -> np.ndarray:
         panel.tz, ambiguous=np.ones(out.size, dtype=bool), nonexistent="shift_forward"
     )
     return local.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]").reshape(out.shape)
+
+
+def _calendar_steps(wall: np.ndarray, offsets: np.ndarray, last_wall: np.ndarray, steps: int) -> np.ndarray | None:
+    """[S, steps] next wall-clock times of monthly/quarterly/yearly series (pandas' inferred frequency of the
+    longest series), or None when no such frequency is found."""
+    longest = int(np.argmax(np.diff(offsets)))
+    rows = wall[offsets[longest]:offsets[longest + 1]]
+    if len(rows) < 3:
+        return None
+    try:
+        with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset; to_offset takes both
+            warnings.simplefilter("ignore", DeprecationWarning)
+            freq = pd.tseries.frequencies.to_offset(pd.infer_freq(pd.DatetimeIndex(rows)))
+    except (TypeError, ValueError):
+        return None
+    if freq is None:
+        return None
+    return np.stack([
+        pd.date_range(pd.Timestamp(t), periods=steps + 1, freq=freq)[1:].to_numpy(dtype="datetime64[ns]")
+        for t in last_wall
+    ])
 
 
 def _wall_clock(times: np.ndarray, tz: str | None) -> np.ndarray:
