@@ -30,7 +30,7 @@ _CALENDAR = {
 class Panel:
     """Series stacked end to end.
 
-    values: [T, F] float32, columns `columns` (numeric inputs, then calendar sin/cos pairs).
+    values: [T, F] float32, row-major, columns `columns` (numeric inputs, then calendar sin/cos pairs).
     codes: [T, C] int64 codes of categorical columns (0 = unseen category).
     times: [T] datetime64 timestamps.
     offsets: [S+1] row where each series starts; series s is rows offsets[s]:offsets[s+1].
