@@ -196,6 +196,7 @@ def test_optuna_dashboard_reads_the_study_storage(tmp_path, seattle):
                 "SERVER_PORT": "80", "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO(),
                 "wsgi.url_scheme": "http", "QUERY_STRING": ""},
                lambda code, headers, exc_info=None: status.setdefault("code", code))
-    studies = json.loads(b"".join(body))["studies"]
+    payload = json.loads(b"".join(body))
+    studies = payload["study_summaries"]
     assert status["code"].startswith("200")
     assert [s["study_name"] for s in studies] == ["dash"]
