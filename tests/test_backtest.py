@@ -454,15 +454,26 @@ def test_command_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, weat
     assert not out.exists()
 
 
-def test_command_names_a_missing_value_in_the_file(tmp_path, capsys, weather):
+def test_command_keeps_missing_values_and_names_text_in_a_number_column(tmp_path, capsys, weather):
     from forecast.cli import main
 
+    holes = weather.iloc[:120].copy()
+    holes.iloc[110, holes.columns.get_loc("temp_max")] = np.nan  # inside the test period
     data = tmp_path / "holes.csv"
-    holes = weather.iloc[:100].copy()
-    holes.iloc[40, holes.columns.get_loc("temp_max")] = np.nan
     holes.to_csv(data)
-    code = main(["backtest", str(data), "--target", "temp_max", "--models", "rnn", "--out", str(tmp_path / "r")])
+    argv = ["backtest", str(data), "--target", "temp_max", "--models", "naive", "--lookback", "5",
+            "--test-size", "20", "--no-plots", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "ok")]) == 0, capsys.readouterr().err
+    forecasts = pd.read_csv(tmp_path / "ok" / "forecasts.csv", parse_dates=["origin", "timestamp"])
+    hole = holes.index[110]
+    assert hole not in set(forecasts["timestamp"]) and hole not in set(forecasts["origin"])
+
+    text = holes.astype({"temp_max": object})
+    text.iloc[50, text.columns.get_loc("temp_max")] = "hot"
+    text.to_csv(data)
+    capsys.readouterr()
+    code = main([*argv, "--out", str(tmp_path / "bad")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1
-    assert str(data) in err[0] and "missing value" in err[0]
-    assert not (tmp_path / "r").exists()
+    assert code == 2 and err[-1].startswith("forecast: error: ")
+    assert str(data) in err[-1] and "temp_max" in err[-1] and "not a number" in err[-1]
+    assert not (tmp_path / "bad").exists()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecast.cli.common import add_common, names, positive_int, read
 from forecast.errors import InputError
 
 EXAMPLE = """examples:
@@ -26,23 +27,6 @@ forecasts.csv, scores.csv (per horizon step), refits.csv, summary.txt and foreca
 """
 
 
-def _names(text: str) -> list[str]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
-    return items
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
 def _size(text: str) -> float | int:
     """A fraction (0.2) or a number of time steps (300)."""
     try:
@@ -59,55 +43,47 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", metavar="DATA", help="CSV/Parquet file or bundled dataset name")
-    p.add_argument("--target", type=_names, action="extend", required=True, metavar="COL[,COL]",
+    p.add_argument("--target", type=names, action="extend", required=True, metavar="COL[,COL]",
                    help="column(s) to forecast")
-    p.add_argument("--models", type=_names, action="extend", metavar="NAME[,NAME]",
+    p.add_argument("--models", type=names, action="extend", metavar="NAME[,NAME]",
                    help="registered model names (default: rnn,gru,lstm,naive; with --task direction: "
                         "rnn,gru,lstm,always_up)")
-    p.add_argument("--features", type=_names, action="extend", default=[], metavar="COL[,COL]",
+    p.add_argument("--features", type=names, action="extend", default=[], metavar="COL[,COL]",
                    help="covariates observed up to the forecast origin")
-    p.add_argument("--calendar", type=_names, action="extend", default=[], metavar="NAME[,NAME]",
+    p.add_argument("--calendar", type=names, action="extend", default=[], metavar="NAME[,NAME]",
                    help="calendar features from the time index: dayofweek, dayofyear, hour, month")
     p.add_argument("--id-col", metavar="COL",
                    help="series column of a long file (default for bundled data: its own, e.g. ticker)")
-    p.add_argument("--time-col", metavar="COL", help="time column of a file (default: date/timestamp/time/"
-                                                      "datetime, else the first column)")
-    p.add_argument("--missing", choices=("error", "drop", "ffill", "interpolate"), default="error",
-                   help="what to do with empty cells in a file (default: error, naming the first one)")
-    p.add_argument("--lookback", type=_positive, default=30, help="input window length (default 30)")
-    p.add_argument("--horizon", type=_positive, default=1, help="steps to forecast (default 1)")
+    p.add_argument("--lookback", type=positive_int, default=30, help="input window length (default 30)")
+    p.add_argument("--horizon", type=positive_int, default=1, help="steps to forecast (default 1)")
     p.add_argument("--test-size", type=_size, default=0.2,
                    help="fraction (0.2) or number of time steps (300) at the end to test on (default 0.2)")
-    p.add_argument("--refit-every", type=_positive, metavar="K",
+    p.add_argument("--refit-every", type=positive_int, metavar="K",
                    help="refit every K origins on an expanding window (default: fit once before the test)")
-    p.add_argument("--stride", type=_positive, default=1, help="forecast from every Nth origin (default 1)")
-    p.add_argument("--epochs", type=_positive, default=20, help="maximum training epochs of RNNs (default 20)")
-    p.add_argument("--hidden-size", type=_positive, help="hidden units of RNNs (default 64)")
+    p.add_argument("--stride", type=positive_int, default=1, help="forecast from every Nth origin (default 1)")
+    p.add_argument("--epochs", type=positive_int, default=20, help="maximum training epochs of RNNs (default 20)")
+    p.add_argument("--hidden-size", type=positive_int, help="hidden units of RNNs (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--target-transform", choices=("none", "log", "diff", "pct_change", "log_return"),
                    help="model the target transformed (e.g. log_return for prices); reported in original units")
     p.add_argument("--task", choices=("regression", "quantile", "direction"),
                    help="RNN task: point forecasts, quantile intervals, or up/down direction (classification)")
-    p.add_argument("--season", type=_positive, default=1, help="season of the MASE scale (default 1)")
-    p.add_argument("--threads", type=_positive, metavar="N",
+    p.add_argument("--season", type=positive_int, default=1, help="season of the MASE scale (default 1)")
+    p.add_argument("--threads", type=positive_int, metavar="N",
                    help="CPU threads for torch (default: torch's own); 1 is fastest for small RNNs on a busy machine")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the report to")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_common(p)
     p.set_defaults(handler=handle)
 
 
-def _read_data(data: str, time_col: str | None, id_col: str | None, missing: str) -> tuple[pd.DataFrame, str | None]:
-    """A bundled dataset by name, or a validated CSV/Parquet file (`forecast.load_table`); returns the
-    time-indexed frame and its series column (for bundled data, the dataset's own unless given)."""
+def _series_column(data: str, id_col: str | None) -> str | None:
+    """--id-col, or for a bundled dataset its own series column (e.g. ticker)."""
     from forecast import datasets
-    from forecast.data.sources.files import load_table
 
-    if data in datasets.names():
-        return datasets.load(data), id_col or datasets.spec(data).id_col
-    if not Path(data).exists():
-        raise InputError(f"{data}: no such file, and not a bundled dataset ({', '.join(datasets.names())})")
-    return load_table(data, time_col=time_col, id_col=id_col, missing=missing), id_col
+    if id_col is None and data in datasets.names() and not Path(data).exists():
+        return datasets.spec(data).id_col
+    return id_col
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -126,7 +102,8 @@ def handle(args: argparse.Namespace) -> int:
     if unknown:
         raise InputError(f"unknown model(s) {', '.join(map(repr, unknown))} in --models; "
                          f"choose from: {', '.join(registry.names())}")
-    frame, id_col = _read_data(args.data, args.time_col, args.id_col, args.missing)
+    id_col = _series_column(args.data, args.id_col)
+    frame = read(args.data, args.time_col, id_col, tuple(dict.fromkeys([*args.target, *args.features])))
     needed = [*args.target, *args.features, *([id_col] if id_col else [])]
     missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
     if missing:
