@@ -163,7 +163,7 @@ def plot_residuals(
     histogram.set_title("residual distribution")
     histogram.set_xlabel("actual - forecast")
     over_time.legend(loc="best", fontsize="small")
-    fig.autofmt_xdate()
+    over_time.tick_params(axis="x", labelrotation=30)  # only the time axis; the histogram keeps its labels
     return save_figure(fig, path)
 
 
