@@ -6,6 +6,7 @@ import copy
 import time
 from dataclasses import replace
 from numbers import Integral, Real
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -26,14 +27,19 @@ from forecast.data.transforms import (
     transform_target,
 )
 from forecast.data.windows import Windows, make_windows
-from forecast.errors import InputError
+from forecast.errors import InputError, TrainingError
 from forecast.models.base import Forecaster, forecasts_frame, select_origins
-from forecast.models.lightning import LOSSES, TASKS, ForecastModule, quiet_lightning
+from forecast.models.lightning import CLASSIFY_TASKS, LOSSES, TASKS, ForecastModule, quiet_lightning
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
+
+LAST_CHECKPOINT = "last.ckpt"
 
 
 class _KeepBest(L.Callback):
-    """Keeps the weights of the epoch with the lowest validation loss (in memory) and per-epoch history."""
+    """Keeps the weights of the epoch with the lowest validation loss (in memory) and per-epoch history.
+
+    Its state goes into Lightning checkpoints, so a resumed fit still knows the best epoch so far.
+    """
 
     def __init__(self) -> None:
         self.best_loss = float("inf")
@@ -41,12 +47,23 @@ class _KeepBest(L.Callback):
         self.history: list[dict[str, float]] = []
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k in ("train_loss", "val_loss")}
+        metrics = dict(module.epoch_summary())  # train_loss, grad_norm, grad_norm_max
+        if "val_loss" in trainer.callback_metrics:
+            metrics["val_loss"] = float(trainer.callback_metrics["val_loss"])
+        metrics["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
         self.history.append({"epoch": trainer.current_epoch, **metrics})
         val = metrics.get("val_loss")
         if val is not None and val < self.best_loss:
             self.best_loss = val
             self.best_state = copy.deepcopy(module.network.state_dict())
+
+    def state_dict(self) -> dict:
+        return {"best_loss": self.best_loss, "best_state": self.best_state, "history": self.history}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.best_loss = state_dict["best_loss"]
+        self.best_state = state_dict["best_state"]
+        self.history = list(state_dict["history"])
 
 
 class RNNForecaster(Forecaster):
@@ -60,7 +77,13 @@ class RNNForecaster(Forecaster):
     head="transducer" trains on the next-H targets of *every* input step (more training signal per
     window) and forecasts from the last step; head="direct" trains only from the final state and can use
     known-future covariates. task="quantile" adds prediction intervals (pinball loss);
-    task="direction" classifies whether the next value is above the origin's (forecast = P(up)).
+    task="direction" classifies whether the next value is above the origin's (forecast = P(up));
+    task="event" classifies whether the next value exceeds `event_threshold`, in the target's original
+    units (e.g. precipitation > 0: rain; forecast = P(event)).
+
+    checkpoint_dir: where Lightning writes `last.ckpt` after every epoch; a later fit with the same folder
+    resumes from it (weights, optimizer, epoch, best epoch so far) and trains up to `max_epochs`.
+    progress_bar: on for interactive use; turn it off in tests and sweeps.
     """
 
     _parameter_constraints: dict = {
@@ -72,6 +95,7 @@ class RNNForecaster(Forecaster):
         "head": [StrOptions({"direct", "transducer"})],
         "task": [StrOptions(set(TASKS))],
         "quantiles": ["array-like"],
+        "event_threshold": [Real, None],
         "loss": [StrOptions(set(LOSSES))],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -92,6 +116,7 @@ class RNNForecaster(Forecaster):
         "devices": [Interval(Integral, 1, None, closed="left"), str],
         "precision": [str, Integral],
         "progress_bar": ["boolean"],
+        "checkpoint_dir": [str, Path, None],
     }
 
     def __init__(
@@ -105,6 +130,7 @@ class RNNForecaster(Forecaster):
         head: str = "transducer",
         task: str = "regression",
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        event_threshold: float | None = None,
         loss: str = "mse",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -125,6 +151,7 @@ class RNNForecaster(Forecaster):
         devices: int | str = 1,
         precision: str | int = "32-true",
         progress_bar: bool = True,
+        checkpoint_dir: str | Path | None = None,
     ) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
@@ -134,6 +161,7 @@ class RNNForecaster(Forecaster):
         self.head = head
         self.task = task
         self.quantiles = quantiles
+        self.event_threshold = event_threshold
         self.loss = loss
         self.lr = lr
         self.weight_decay = weight_decay
@@ -154,6 +182,7 @@ class RNNForecaster(Forecaster):
         self.devices = devices
         self.precision = precision
         self.progress_bar = progress_bar
+        self.checkpoint_dir = checkpoint_dir
 
     # -- data preparation (shared by fit and predict) --------------------------------------------------
     def _prepare(self, frame: pd.DataFrame, *, future_steps: int, source: str) -> tuple[Panel, np.ndarray]:
@@ -198,7 +227,7 @@ class RNNForecaster(Forecaster):
             num_layers=self.num_layers,
             dropout=self.dropout,
             nonlinearity=self.nonlinearity,
-            head="classify" if self.task == "direction" else self.head,
+            head="classify" if self.task in CLASSIFY_TASKS else self.head,
             n_outputs=len(self.quantiles) if self.task == "quantile" else 1,
             n_future=windows.n_future if self.head == "direct" else 0,
             n_series=len(self.series_ids_) if self.series_embedding_dim else 0,
@@ -206,13 +235,48 @@ class RNNForecaster(Forecaster):
             category_sizes=tuple(len(self.vocabularies_[c]) for c in spec.categorical),
         )
 
+    def _check_task(self, spec: WindowSpec) -> None:
+        """Checks that tie parameters to each other or to the spec (single ones are in the table)."""
+        quantiles = np.asarray(self.quantiles, dtype=np.float64)
+        if self.task == "quantile" and (
+            quantiles.ndim != 1 or not len(quantiles) or np.any((quantiles <= 0) | (quantiles >= 1))
+            or np.any(np.diff(quantiles) <= 0)
+        ):
+            raise InputError(
+                f"quantiles must be increasing values strictly between 0 and 1, got {self.quantiles!r}"
+            )
+        if self.task in CLASSIFY_TASKS and (spec.horizon != 1 or len(spec.targets) != 1):
+            raise InputError(
+                f"task={self.task!r} classifies the next value of one target; use horizon=1 and one target "
+                f"(got horizon={spec.horizon}, targets={list(spec.targets)})"
+            )
+        if self.task == "direction" and self.target_transform not in ("none", "log"):
+            raise InputError(
+                f"task='direction' compares the next value with the last one, so target_transform must be "
+                f"'none' or 'log', got {self.target_transform!r}"
+            )
+        if self.task == "event" and (self.event_threshold is None or self.target_transform != "none"):
+            raise InputError(
+                "task='event' needs event_threshold (in the target's units, e.g. 0.0 for rain) and "
+                f"target_transform='none'; got event_threshold={self.event_threshold!r}, "
+                f"target_transform={self.target_transform!r}"
+            )
+
+    def _event_thresholds(self, panel: Panel) -> tuple[float, ...]:
+        """event_threshold in the scaled units of each training series' target (indexed by series)."""
+        if self.task != "event":
+            return ()
+        col = int(panel.column_index(self.spec_.targets)[0])
+        rows = self._scaler_rows(panel)[panel.offsets[:-1]]  # [S] scaler row of each series
+        center, scale = self.scaler_._stats(rows)  # [S, F] each
+        return tuple(((self.event_threshold - center[:, col]) / scale[:, col]).tolist())
+
     # -- fit / predict ------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame, spec: WindowSpec, *, callbacks: list | None = None) -> RNNForecaster:
         """Train on `frame` (time-indexed; long frames need spec.id_col). Returns self."""
         self._validate_params()
         spec = self._check_spec(spec)
-        if self.task == "direction" and (spec.horizon != 1 or len(spec.targets) != 1):
-            raise InputError("task='direction' forecasts one step of one target; use horizon=1 and one target")
+        self._check_task(spec)
         for attr in ("scaler_", "split_"):
             self.__dict__.pop(attr, None)
         started = time.perf_counter()
@@ -231,11 +295,15 @@ class RNNForecaster(Forecaster):
                 f"({spec.lookback} + {spec.horizon}) after holding out val_size={self.val_size}"
             )
         self.skipped_series_ = list(train.skipped)
+        self.n_train_windows_ = len(train)
+        self.n_val_windows_ = len(val) if val is not None else 0
         self.feature_names_in_ = np.asarray(spec.columns, dtype=object)
         self.n_features_in_ = len(spec.columns)
         self.dtypes_ = {c: str(frame[c].dtype) for c in spec.columns}
 
-        with torch.random.fork_rng(devices=[]):  # seed locally, leave the caller's RNG state alone
+        # Seed locally and leave the caller's RNG state alone (the CUDA generators too when training there).
+        cuda_devices = list(range(torch.cuda.device_count())) if self.accelerator != "cpu" else []
+        with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(self.seed)
             config = self._network_config(train)
             network = RecurrentNetwork(config)
@@ -245,11 +313,22 @@ class RNNForecaster(Forecaster):
                 lr=self.lr, weight_decay=self.weight_decay, optimizer=self.optimizer,
                 lr_schedule=self.lr_schedule if (self.lr_schedule != "plateau" or val) else None,
                 max_epochs=self.max_epochs,
+                event_thresholds=self._event_thresholds(panel),
             )
             keep_best = _KeepBest()
             trainer_callbacks: list = [keep_best, *(callbacks or [])]
             if self.patience and val is not None and len(val):
                 trainer_callbacks.append(L.pytorch.callbacks.EarlyStopping("val_loss", patience=self.patience))
+            resume_from = None
+            if self.checkpoint_dir is not None:
+                trainer_callbacks.append(L.pytorch.callbacks.ModelCheckpoint(
+                    dirpath=self.checkpoint_dir, save_last=True, save_top_k=0, enable_version_counter=False,
+                ))
+                last = Path(self.checkpoint_dir) / LAST_CHECKPOINT
+                resume_from = str(last) if last.is_file() else None
+            if self.progress_bar:
+                trainer_callbacks.append(L.pytorch.callbacks.TQDMProgressBar(refresh_rate=10))
+            has_val = val is not None and len(val) > 0
             quiet_lightning()
             trainer = L.Trainer(
                 max_epochs=self.max_epochs,
@@ -260,19 +339,29 @@ class RNNForecaster(Forecaster):
                 gradient_clip_algorithm=self.gradient_clip_algorithm,
                 callbacks=trainer_callbacks,
                 logger=False,
-                enable_checkpointing=False,
+                enable_checkpointing=self.checkpoint_dir is not None,
                 enable_model_summary=False,
                 enable_progress_bar=self.progress_bar,
                 num_sanity_val_steps=0,
+                limit_val_batches=1.0 if has_val else 0,
             )
             data = WindowDataModule(
-                train=train, val=val if val is not None and len(val) else None,
+                train=train, val=val if has_val else None,
                 batch_size=self.batch_size, seed=self.seed,
             )
-            trainer.fit(module, datamodule=data)
+            try:
+                trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+            except RuntimeError as exc:
+                if resume_from is not None and "state_dict" in str(exc):
+                    raise TrainingError(
+                        f"{resume_from} was written by a different model ({str(exc).splitlines()[0]}); "
+                        "use a new checkpoint_dir or delete that file"
+                    ) from exc
+                raise
         if keep_best.best_state is not None:
             network.load_state_dict(keep_best.best_state)
-        self.network_ = network.cpu().eval()
+        # Predictions run on the CPU in float32, whatever device and precision trained the weights.
+        self.network_ = network.cpu().float().eval()
         self.network_config_ = config
         self.history_ = keep_best.history
         self.best_val_loss_ = keep_best.best_loss if keep_best.best_state is not None else None
@@ -282,13 +371,22 @@ class RNNForecaster(Forecaster):
         return self
 
     def check_columns(self, frame: pd.DataFrame, source: str = "frame") -> None:
-        """Fail with the list of differences if `frame` lacks the columns the model was trained on."""
+        """Fail with the list of differences if `frame` lacks columns the model was trained on, or holds
+        text where the model read numbers (extra columns are ignored)."""
         needed = list(self.feature_names_in_) + ([self.spec_.id_col] if self.spec_.id_col else [])
         missing = [c for c in needed if c not in frame.columns]
-        if missing:
+        changed = [
+            f"{c} ({self.dtypes_[c]} -> {frame[c].dtype})"
+            for c in self.spec_.numeric_inputs
+            if c in frame.columns and c in self.dtypes_
+            and pd.api.types.is_numeric_dtype(frame[c]) != _numeric_dtype_name(self.dtypes_[c])
+        ]
+        if missing or changed:
+            parts = ([f"missing column(s) {missing}"] if missing else []) + (
+                [f"column(s) changed type: {', '.join(changed)}"] if changed else [])
             raise InputError(
-                f"{source}: missing column(s) {missing} that the model was trained on; "
-                f"trained on {needed}, got {list(frame.columns)}"
+                f"{source}: the columns differ from training: {'; '.join(parts)}; "
+                f"the model was trained on {needed}, the frame has {list(frame.columns)}"
             )
 
     def predict(self, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last",
@@ -306,7 +404,7 @@ class RNNForecaster(Forecaster):
         chosen = select_origins(panel, windows.origins, origin)
         windows = Windows(panel, spec, chosen, windows.skipped)
         values = self._forward(windows, batch_size)  # [N, H, T, Q] scaled / [N, 1, 1, 1] probability
-        if self.task != "direction":
+        if self.task not in CLASSIFY_TASKS:
             series_rows = self._scaler_rows(panel)[windows.origins]
             values = self.scaler_.inverse_columns(values, series_rows, windows.target_idx)
             if self.target_transform != "none":
@@ -338,8 +436,8 @@ class RNNForecaster(Forecaster):
             batch["series"] = torch.from_numpy(to_training[batch["series"].numpy()])
             y = net.forecast(batch["x"], series=batch["series"], codes=batch.get("codes"),
                              future=batch.get("future"))
-            if self.task == "direction":
-                y = torch.softmax(y, dim=-1)[:, 1].reshape(-1, 1, 1, 1)  # [B, 2] -> [B, 1, 1, 1] P(up)
+            if self.task in CLASSIFY_TASKS:
+                y = torch.softmax(y, dim=-1)[:, 1].reshape(-1, 1, 1, 1)  # [B, 2] -> [B, 1, 1, 1] P(up/event)
             outs.append(y.float().numpy())
         if not outs:
             shape = (0, self.spec_.horizon, len(self.spec_.targets), self.network_config_.n_outputs)
@@ -357,6 +455,8 @@ class RNNForecaster(Forecaster):
         check_is_fitted(self, "network_")
         params = self.get_params()
         params["quantiles"] = list(params["quantiles"])
+        if params["checkpoint_dir"] is not None:
+            params["checkpoint_dir"] = str(params["checkpoint_dir"])
         metadata = {
             "params": params,
             "spec": self.spec_.to_dict(),
@@ -396,3 +496,11 @@ class RNNForecaster(Forecaster):
         model.history_ = metadata.get("history", [])
         model.best_val_loss_ = metadata.get("best_val_loss")
         return model
+
+
+def _numeric_dtype_name(name: str) -> bool:
+    """Whether a dtype recorded by name in an artifact is numeric."""
+    try:
+        return pd.api.types.is_numeric_dtype(pd.api.types.pandas_dtype(name))
+    except TypeError:
+        return False

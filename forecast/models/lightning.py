@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from forecast.errors import TrainingError
 from forecast.models.networks import RecurrentNetwork
 
-TASKS = ("regression", "quantile", "direction")
+TASKS = ("regression", "quantile", "direction", "event")
+CLASSIFY_TASKS = ("direction", "event")
 LOSSES = ("mse", "mae", "huber")
 
 
@@ -30,8 +31,27 @@ def transducer_targets(x: torch.Tensor, y: torch.Tensor, n_targets: int, horizon
     return seq[:, 1:, :].unfold(1, horizon, 1).transpose(-1, -2)  # [B, L, T, H] -> [B, L, H, T]
 
 
+def class_labels(batch: dict[str, torch.Tensor], task: str, thresholds: torch.Tensor) -> torch.Tensor:
+    """[B] 0/1 labels of the first target's next value.
+
+    direction: 1 where it is above the value at the origin (inputs hold the targets first).
+    event: 1 where it exceeds the threshold; `thresholds` [S] holds it in each series' scaled units.
+    """
+    y = batch["y"][:, 0, 0]  # [B, H, T] -> [B]
+    if task == "direction":
+        return (y > batch["x"][:, -1, 0]).long()
+    return (y > thresholds[batch["series"]]).long()
+
+
 class ForecastModule(L.LightningModule):
-    """Trains a RecurrentNetwork for regression, quantile regression, or up/down direction."""
+    """Trains a RecurrentNetwork for regression, quantile regression, or a two-class task.
+
+    The two-class tasks are up/down direction of the next value and an event (next value above a threshold).
+    Per-step bookkeeping stays on the device and is summarised once per epoch (`epoch_summary`):
+    the training loss is summed as a tensor instead of `self.log` on every step (which costs several
+    times the step of a small network), and `grad_norms` collects the total gradient norm of every optimizer
+    step before clipping, turned into floats once per epoch.
+    """
 
     def __init__(
         self,
@@ -45,14 +65,24 @@ class ForecastModule(L.LightningModule):
         optimizer: str = "adamw",
         lr_schedule: str | None = None,
         max_epochs: int = 1,
+        event_thresholds: Sequence[float] = (),
+        track_grad_norm: bool = True,
     ) -> None:
         super().__init__()
         self.network = network
         self.task, self.loss_name = task, loss
         self.register_buffer("quantiles", torch.tensor(list(quantiles), dtype=torch.float32), persistent=False)
         self.lr, self.weight_decay, self.optimizer_name = lr, weight_decay, optimizer
+        self.register_buffer(
+            "event_thresholds", torch.tensor(list(event_thresholds), dtype=torch.float32), persistent=False
+        )
         self.lr_schedule, self.max_epochs = lr_schedule, max_epochs
+        self.track_grad_norm = track_grad_norm
         self.grad_norms: list[float] = []  # total gradient norm before clipping, one per optimizer step
+        self._epoch_norms: list[torch.Tensor] = []  # this epoch's norms, still on the device
+        self._loss_sum: torch.Tensor | float = 0.0  # this epoch's sum of batch loss * batch size
+        self._loss_count = 0
+        self._summary: tuple[int, dict[str, float]] = (-1, {})
 
     # -- loss ---------------------------------------------------------------------------------------
     def _point_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -66,9 +96,8 @@ class ForecastModule(L.LightningModule):
         net = self.network
         x, y = batch["x"], batch["y"]
         pred, _ = net(x, series=batch.get("series"), codes=batch.get("codes"), future=batch.get("future"))
-        if self.task == "direction":
-            label = (y[:, 0, 0] > x[:, -1, 0]).long()  # next value above the origin's value -> class 1
-            return F.cross_entropy(pred, label)
+        if self.task in CLASSIFY_TASKS:
+            return F.cross_entropy(pred, class_labels(batch, self.task, self.event_thresholds))  # pred [B, 2]
         if net.config.head == "transducer":
             target = transducer_targets(x, y, net.config.n_targets, net.config.horizon)  # [B, L, H, T]
         else:
@@ -85,7 +114,8 @@ class ForecastModule(L.LightningModule):
                 f"training loss became {loss.item()} at epoch {self.current_epoch}, batch {batch_idx}; "
                 f"lower the learning rate (lr={self.lr:g}) or enable gradient clipping (gradient_clip_val)"
             )
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["x"]))
+        self._loss_sum = self._loss_sum + loss.detach() * len(batch["x"])
+        self._loss_count += len(batch["x"])
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -101,11 +131,42 @@ class ForecastModule(L.LightningModule):
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # Called before the Trainer clips, so this is the raw norm that clipping acts on.
-        grads = [p.grad for p in self.parameters() if p.grad is not None]
-        if grads:
-            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-            self.grad_norms.append(float(norm))
-            self.log("grad_norm", norm, on_step=False, on_epoch=True)
+        if self.track_grad_norm:
+            grads = [p.grad for p in self.parameters() if p.grad is not None]
+            if grads:
+                self._epoch_norms.append(torch.nn.utils.get_total_norm(grads, foreach=True).detach())
+
+    def epoch_summary(self) -> dict[str, float]:
+        """This epoch's mean training loss and gradient norms (mean, max), logged once per epoch.
+
+        Callbacks may call it in their `on_train_epoch_end` (which Lightning runs before the module's);
+        later calls in the same epoch return the same numbers.
+        """
+        epoch, summary = self._summary
+        if epoch == self.current_epoch:
+            return summary
+        summary = {}
+        if self._loss_count:
+            summary["train_loss"] = float(self._loss_sum) / self._loss_count
+        if self._epoch_norms:
+            norms = torch.stack(self._epoch_norms).float().tolist()  # one device sync per epoch
+            self.grad_norms.extend(norms)
+            summary["grad_norm"], summary["grad_norm_max"] = sum(norms) / len(norms), max(norms)
+        self._loss_sum, self._loss_count, self._epoch_norms = 0.0, 0, []
+        for name, value in summary.items():
+            self.log(name, value, prog_bar=name == "train_loss")
+        self._summary = (self.current_epoch, summary)
+        return summary
+
+    def on_train_epoch_end(self) -> None:
+        self.epoch_summary()
+
+    def transfer_batch_to_device(self, batch: dict[str, torch.Tensor], device: torch.device,
+                                 dataloader_idx: int) -> dict[str, torch.Tensor]:
+        # Batches are flat dicts of tensors: skip Lightning's generic collection walk (and on the CPU, any copy).
+        if device.type == "cpu":
+            return batch
+        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
     def configure_optimizers(self):
         params = self.parameters()
@@ -127,7 +188,14 @@ class ForecastModule(L.LightningModule):
 def quiet_lightning() -> None:
     """Silence Lightning's start-up banners (GPU/TPU availability, tips); warnings still show."""
     import logging
+    import warnings
 
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
                  "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Lightning 2.6 calls a torch pytree API that torch 2.13 deprecates; nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    # Batches are one fancy index over in-memory arrays, so loader worker processes would only add overhead.
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    # ForecastModule moves its flat batches itself, whichever DataModule feeds it.
+    warnings.filterwarnings("ignore", message=r".*overridden `transfer_batch_to_device`.*")
