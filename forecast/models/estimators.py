@@ -185,13 +185,19 @@ class RNNForecaster(Forecaster):
         self.checkpoint_dir = checkpoint_dir
 
     # -- data preparation (shared by fit and predict) --------------------------------------------------
-    def _prepare(self, frame: pd.DataFrame, *, future_steps: int, source: str) -> tuple[Panel, np.ndarray]:
-        """Panel with the target transformed and every column scaled, plus the raw target values [T, n_t]."""
+    def _prepare(self, frame: pd.DataFrame, *, future_steps: int, source: str,
+                 future: pd.DataFrame | None = None) -> tuple[Panel, np.ndarray]:
+        """Panel with the target transformed and every column scaled, plus the raw target values [T, n_t].
+
+        `future` fills the known-future columns of the rows appended after each series (prediction only).
+        """
         spec = self.spec_
         panel = build_panel(frame, spec, vocabularies=self.vocabularies_, future_steps=future_steps, source=source)
         target_idx = panel.column_index(spec.targets)
         raw_target = panel.values[:, target_idx].astype(np.float64)
         values = panel.values.copy()
+        if future is not None:
+            self._fill_future(panel, values, future)
         if self.target_transform != "none":
             for k, col in enumerate(target_idx):
                 values[:, col] = transform_target(raw_target[:, k], panel.offsets, self.target_transform)
@@ -204,6 +210,44 @@ class RNNForecaster(Forecaster):
             )
         scaled = self.scaler_.transform(values, self._scaler_rows(panel))
         return replace(panel, values=scaled), raw_target
+
+    def _fill_future(self, panel: Panel, values: np.ndarray, future: pd.DataFrame) -> None:
+        """Write the known-future covariates of `future` into the appended rows of `values` (in place).
+
+        Rows are matched on time (and series id for panels); appended rows without a match stay NaN.
+        """
+        spec, source = self.spec_, "future frame"
+        if not spec.known_future:
+            raise InputError(f"{source}: this model has no known_future columns, so it takes no future values")
+        if not isinstance(future.index, pd.DatetimeIndex):
+            raise InputError(f"{source}: the index must be a DatetimeIndex, like the data's")
+        needed = [*spec.known_future, *([spec.id_col] if spec.id_col else [])]
+        missing = [c for c in needed if c not in future.columns]
+        if missing:
+            raise InputError(f"{source}: missing column(s) {missing}; available: {list(future.columns)}")
+        index = future.index
+        times = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
+        if spec.id_col:
+            keys = pd.MultiIndex.from_arrays([future[spec.id_col].astype(str).to_numpy(), times])
+        else:
+            keys = pd.Index(times)
+        if keys.has_duplicates:
+            raise InputError(f"{source}: repeated timestamps{' per series' if spec.id_col else ''}; keep one row each")
+        lengths = panel.lengths
+        series = panel.series_of_row()
+        local = np.arange(len(panel.times)) - np.repeat(panel.offsets[:-1], lengths)
+        rows = np.flatnonzero(local >= panel.n_observed[series])  # the appended rows
+        row_times = pd.DatetimeIndex(panel.times[rows])
+        if spec.id_col:
+            ids = np.asarray([str(s) for s in panel.series], dtype=object)[series[rows]]
+            wanted = pd.MultiIndex.from_arrays([ids, row_times])
+        else:
+            wanted = pd.Index(row_times)
+        pos = keys.get_indexer(wanted)  # [R] row of `future` for each appended row, -1 if absent
+        found = pos >= 0
+        given = future[list(spec.known_future)].to_numpy(dtype=np.float64)
+        cols = panel.column_index(spec.known_future)
+        values[np.ix_(rows[found], cols)] = given[pos[found]]
 
     def _scaler_rows(self, panel: Panel) -> np.ndarray:
         """[T] scaler row of every panel row: the training series' own, or -1 (pooled) for a new series."""
@@ -390,19 +434,35 @@ class RNNForecaster(Forecaster):
             )
 
     def predict(self, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last",
-                batch_size: int = 4096) -> pd.DataFrame:
+                future: pd.DataFrame | None = None, batch_size: int = 4096) -> pd.DataFrame:
         """Forecasts frame for `frame`: from each series' last row ('last'), every origin ('all'), or a date.
 
-        Only rows up to each origin are read. Series too short for the lookback, or with missing values
-        in their last window, are skipped and listed in `result.attrs["skipped"]`.
+        Only rows up to each origin are read (and, for known-future columns, their next H rows). Series too
+        short for the lookback, or with missing values in their last window, are skipped and listed in
+        `result.attrs["skipped"]`. A model with known_future columns needs their values for the H rows after
+        the data: pass them as `future`, a time-indexed frame (with the id column for panels). With
+        origin="all", origins whose known-future values are missing are left out.
         """
         check_is_fitted(self, "network_")
         spec = self.spec_
         self.check_columns(frame)
-        panel, raw_target = self._prepare(frame, future_steps=spec.horizon, source="prediction frame")
+        panel, raw_target = self._prepare(frame, future_steps=spec.horizon, source="prediction frame",
+                                          future=future)
         windows = make_windows(panel, spec, require_targets=False)
         chosen = select_origins(panel, windows.origins, origin)
         windows = Windows(panel, spec, chosen, windows.skipped)
+        if spec.known_future and len(windows):
+            known = windows.future(slice(None))[:, :, : len(spec.known_future)]  # [N, H, K_known]
+            complete = np.isfinite(known).all(axis=(1, 2))
+            if origin == "all":
+                windows = windows.subset(complete)
+            elif not complete.all():
+                first = windows.origins[~complete][0]
+                raise InputError(
+                    f"prediction frame: known-future column(s) {list(spec.known_future)} have no values for the "
+                    f"{spec.horizon} row(s) after origin {panel.timestamps(np.array([first]))[0]}; pass them "
+                    "with predict(frame, future=...), a time-indexed frame holding those columns"
+                )
         values = self._forward(windows, batch_size)  # [N, H, T, Q] scaled / [N, 1, 1, 1] probability
         if self.task not in CLASSIFY_TASKS:
             series_rows = self._scaler_rows(panel)[windows.origins]
