@@ -46,11 +46,14 @@ class _KeepBest(L.Callback):
         self.best_state: dict | None = None
         self.history: list[dict[str, float]] = []
 
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._lr = float(trainer.optimizers[0].param_groups[0]["lr"])  # the rate this epoch trains with
+
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         metrics = dict(module.epoch_summary())  # train_loss, grad_norm, grad_norm_max
         if "val_loss" in trainer.callback_metrics:
             metrics["val_loss"] = float(trainer.callback_metrics["val_loss"])
-        metrics["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
+        metrics["lr"] = self._lr
         self.history.append({"epoch": trainer.current_epoch, **metrics})
         val = metrics.get("val_loss")
         if val is not None and val < self.best_loss:
