@@ -214,6 +214,22 @@ class RNNForecaster(Forecaster):
         scaled = self.scaler_.transform(values, self._scaler_rows(panel))
         return replace(panel, values=scaled), raw_target
 
+    def _restrict_vocabularies(self, panel: Panel, train_rows: np.ndarray) -> Panel:
+        """Keep only the categories seen in training rows (like the scalers); the rest map to code 0, "unseen"."""
+        if not panel.codes.shape[1]:
+            return panel
+        codes = panel.codes.copy()
+        for k, col in enumerate(self.spec_.categorical):
+            vocab = self.vocabularies_[col]
+            seen = np.zeros(len(vocab) + 1, dtype=bool)
+            seen[np.unique(codes[train_rows, k])] = True
+            seen[0] = False
+            remap = np.zeros(len(vocab) + 1, dtype=np.int64)  # old code -> new code, 0 when unseen
+            remap[seen] = np.arange(1, int(seen.sum()) + 1)
+            codes[:, k] = remap[codes[:, k]]
+            self.vocabularies_[col] = [v for v, keep in zip(vocab, seen[1:], strict=True) if keep]
+        return replace(panel, codes=codes)
+
     def _fill_future(self, panel: Panel, values: np.ndarray, future: pd.DataFrame) -> None:
         """Write the known-future covariates of `future` into the appended rows of `values` (in place).
 
@@ -334,6 +350,7 @@ class RNNForecaster(Forecaster):
             [str(s) for s in pd.factorize(frame[spec.id_col], sort=True)[1]] if spec.id_col else [None]
         )
         panel, _ = self._prepare(frame, future_steps=0, source="training frame")
+        panel = self._restrict_vocabularies(panel, self.split_.train_rows(panel))
         train = self.split_.windows(panel, spec, "train")
         val = self.split_.windows(panel, spec, "val") if self.val_size > 0 else None
         if len(train) == 0:

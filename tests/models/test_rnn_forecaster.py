@@ -278,3 +278,13 @@ def test_forecasts_frame_shape_and_original_units():
     assert (out["origin"] == frame.index[-1]).all()
     assert out["timestamp"].tolist() == [frame.index[-1] + pd.Timedelta(days=k) for k in (1, 2)]
     assert out["forecast"].abs().max() < 5  # original units of a unit sine, not scaled garbage
+
+
+def test_category_vocabulary_comes_from_training_rows_only():
+    frame = sine_frame().assign(kind="calm")
+    frame.iloc[-5:, frame.columns.get_loc("kind")] = "storm"  # appears only in the validation rows
+    spec = WindowSpec(target="y", lookback=8, categorical=("kind",))
+    model = RNNForecaster(**FAST).fit(frame, spec)
+    assert model.vocabularies_ == {"kind": ["calm"]}
+    assert model.network_.category_embeddings[0].num_embeddings == 2  # "calm" + unseen
+    assert np.isfinite(model.predict(frame)["forecast"]).all()  # "storm" is read as unseen
