@@ -9,15 +9,20 @@ change in machine load hits both alike. Prints one JSON object:
     python experiments/benchmarks/training.py --device cuda --precision bf16-mixed
 
 samples/s counts training windows per second over the epochs after the first (warm-up) one; the Lightning
-figure also reports the whole `fit` call (data preparation and Trainer start-up included).
+figure also reports the whole `fit` call (data preparation and Trainer start-up included). "ratio" is the
+median over repetitions of Lightning / raw; "ratio_cpu_time" uses this process's CPU time instead of wall
+time, which other processes on a shared machine disturb far less (exact with --threads 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import platform
 import statistics
+import sys
 import time
 
 import lightning as L
@@ -34,10 +39,11 @@ SPEC = WindowSpec(target="temp_max", lookback=30, horizon=1, features=("precipit
 
 
 class EpochTimer(L.Callback):
-    """Wall time of every training epoch (device work included: it syncs before reading the clock)."""
+    """Wall and CPU time of every training epoch (device work included: it syncs before reading the clock)."""
 
     def __init__(self, device: str) -> None:
-        self.device, self.seconds, self._start = device, [], 0.0
+        self.device, self.seconds, self.cpu_seconds = device, [], []
+        self._start = self._cpu_start = 0.0
 
     def _sync(self) -> None:
         if self.device == "cuda":
@@ -45,11 +51,12 @@ class EpochTimer(L.Callback):
 
     def on_train_epoch_start(self, trainer, module) -> None:
         self._sync()
-        self._start = time.perf_counter()
+        self._start, self._cpu_start = time.perf_counter(), time.process_time()
 
     def on_train_epoch_end(self, trainer, module) -> None:
         self._sync()
         self.seconds.append(time.perf_counter() - self._start)
+        self.cpu_seconds.append(time.process_time() - self._cpu_start)
 
 
 def model_params(args: argparse.Namespace) -> dict:
@@ -66,17 +73,18 @@ def lightning_run(frame, args: argparse.Namespace) -> dict:
     timer = EpochTimer(args.device)
     model = RNNForecaster(**model_params(args))
     started = time.perf_counter()
-    model.fit(frame, SPEC, callbacks=[timer])
+    with contextlib.redirect_stdout(sys.stderr):  # a progress bar must not mix with the JSON on stdout
+        model.fit(frame, SPEC, callbacks=[timer])
     if args.device == "cuda":
         torch.cuda.synchronize()
     total = time.perf_counter() - started
     n = model.n_train_windows_
-    return {"n_windows": n, "epoch_seconds": timer.seconds, "fit_seconds": total,
-            "config": model.network_config_}
+    return {"n_windows": n, "epoch_seconds": timer.seconds, "epoch_cpu_seconds": timer.cpu_seconds,
+            "fit_seconds": total, "config": model.network_config_}
 
 
-def raw_run(x: torch.Tensor, y: torch.Tensor, config, args: argparse.Namespace) -> list[float]:
-    """The same network, batches and recipe in a bare loop; returns per-epoch seconds."""
+def raw_run(x: torch.Tensor, y: torch.Tensor, config, args: argparse.Namespace) -> tuple[list, list]:
+    """The same network, batches and recipe in a bare loop; returns per-epoch wall and CPU seconds."""
     device = torch.device(args.device)
     torch.manual_seed(0)
     net = RecurrentNetwork(config).to(device)
@@ -85,11 +93,11 @@ def raw_run(x: torch.Tensor, y: torch.Tensor, config, args: argparse.Namespace) 
     gen = torch.Generator().manual_seed(0)
     autocast = torch.autocast(device_type=args.device, dtype=torch.bfloat16,
                               enabled=args.precision.startswith("bf16"))
-    seconds = []
+    seconds, cpu_seconds = [], []
     for _ in range(args.epochs):
         if args.device == "cuda":
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for idx in torch.randperm(len(x), generator=gen).split(args.batch_size):
             idx = idx.to(device)
             with autocast:
@@ -102,7 +110,8 @@ def raw_run(x: torch.Tensor, y: torch.Tensor, config, args: argparse.Namespace) 
         if args.device == "cuda":
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - start)
-    return seconds
+        cpu_seconds.append(time.process_time() - cpu_start)
+    return seconds, cpu_seconds
 
 
 def training_tensors(frame) -> tuple[torch.Tensor, torch.Tensor]:
@@ -135,20 +144,25 @@ def main(argv: list[str] | None = None) -> dict:
     frame = forecast.datasets.load("seattle-weather")
     x, y = training_tensors(frame)
 
-    per_step = {"lightning": [], "raw": []}
+    def rate(seconds: list[float]) -> float:  # samples/s over the epochs after the first
+        return len(x) * (len(seconds) - 1) / sum(seconds[1:])
+
+    rates = {"lightning": [], "raw": [], "lightning_cpu": [], "raw_cpu": []}
     fit_rates = []
-    config = None
     for _ in range(args.repeats):  # interleaved: lightning, raw, lightning, raw, ...
         run = lightning_run(frame, args)
-        config = run["config"]
-        steady = run["epoch_seconds"][1:]
-        per_step["lightning"].append(len(x) * len(steady) / sum(steady))
+        rates["lightning"].append(rate(run["epoch_seconds"]))
+        rates["lightning_cpu"].append(rate(run["epoch_cpu_seconds"]))
         fit_rates.append(run["n_windows"] * args.epochs / run["fit_seconds"])
-        raw = raw_run(x, y, config, args)[1:]
-        per_step["raw"].append(len(x) * len(raw) / sum(raw))
+        wall, cpu = raw_run(x, y, run["config"], args)
+        rates["raw"].append(rate(wall))
+        rates["raw_cpu"].append(rate(cpu))
 
-    lightning_rate = statistics.median(per_step["lightning"])
-    raw_rate = statistics.median(per_step["raw"])
+    def paired_ratio(a: str, b: str) -> float:  # median over repetitions of each pair's ratio
+        return statistics.median(p / q for p, q in zip(rates[a], rates[b], strict=True))
+
+    lightning_rate = statistics.median(rates["lightning"])
+    raw_rate = statistics.median(rates["raw"])
     result = {
         "benchmark": "training",
         "model": "lstm hidden 64, 2 layers, direct head, Adam, clip norm 1.0",
@@ -163,9 +177,14 @@ def main(argv: list[str] | None = None) -> dict:
         "threads": torch.get_num_threads(),
         "lightning_samples_per_s": round(lightning_rate, 1),
         "raw_samples_per_s": round(raw_rate, 1),
-        "ratio": round(lightning_rate / raw_rate, 3),
+        "ratio": round(paired_ratio("lightning", "raw"), 3),
+        # Per CPU-second of this process: with one thread, the figure least disturbed by other processes.
+        "lightning_samples_per_cpu_s": round(statistics.median(rates["lightning_cpu"]), 1),
+        "raw_samples_per_cpu_s": round(statistics.median(rates["raw_cpu"]), 1),
+        "ratio_cpu_time": round(paired_ratio("lightning_cpu", "raw_cpu"), 3),
         "lightning_whole_fit_samples_per_s": round(statistics.median(fit_rates), 1),
-        "runs": {k: [round(v, 1) for v in vals] for k, vals in per_step.items()},
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "runs": {k: [round(v, 1) for v in vals] for k, vals in rates.items()},
         "versions": {"torch": torch.__version__, "lightning": L.__version__, "python": platform.python_version()},
     }
     if args.device == "cuda":

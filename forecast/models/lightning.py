@@ -84,6 +84,17 @@ class ForecastModule(L.LightningModule):
         self._loss_count = 0
         self._summary: tuple[int, dict[str, float]] = (-1, {})
 
+    # Lightning sets `_current_fx_name` around every hook call (about 45 times a step) and the step sets the
+    # loss sums; nn.Module.__setattr__ looks for parameters, buffers and submodules on each of them. These
+    # are never any of those, so they skip that check (a measurable share of a small network's step).
+    _PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_loss_sum", "_loss_count"})
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in ForecastModule._PLAIN_ATTRIBUTES:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     # -- loss ---------------------------------------------------------------------------------------
     def _point_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.loss_name == "mae":
@@ -129,12 +140,24 @@ class ForecastModule(L.LightningModule):
             batch["x"], series=batch.get("series"), codes=batch.get("codes"), future=batch.get("future")
         )
 
-    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        # Called before the Trainer clips, so this is the raw norm that clipping acts on.
-        if self.track_grad_norm:
-            grads = [p.grad for p in self.parameters() if p.grad is not None]
-            if grads:
-                self._epoch_norms.append(torch.nn.utils.get_total_norm(grads, foreach=True).detach())
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val=None,
+                                    gradient_clip_algorithm=None) -> None:
+        """Record the total gradient norm, then clip as the Trainer was told (gradient_clip_val / _algorithm).
+
+        Lightning calls this on every step, after backward and before the optimizer step. One norm serves
+        both the record and norm clipping, instead of a logging hook and the clipper computing it twice.
+        """
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        norm = None
+        if params and self.track_grad_norm:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True).detach()
+            self._epoch_norms.append(norm)  # the raw norm, before clipping
+        if not gradient_clip_val:
+            return
+        if gradient_clip_algorithm == "norm" and norm is not None:
+            torch.nn.utils.clip_grads_with_norm_(params, gradient_clip_val, norm, foreach=True)
+        else:
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def epoch_summary(self) -> dict[str, float]:
         """This epoch's mean training loss and gradient norms (mean, max), logged once per epoch.
