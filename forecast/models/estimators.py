@@ -358,6 +358,12 @@ class RNNForecaster(Forecaster):
                 f"no training windows: every series is shorter than lookback + horizon "
                 f"({spec.lookback} + {spec.horizon}) after holding out val_size={self.val_size}"
             )
+        has_val = val is not None and len(val) > 0
+        if not has_val and (self.patience or self.lr_schedule == "plateau"):
+            raise InputError(
+                f"patience={self.patience} and lr_schedule={self.lr_schedule!r} watch the validation loss, but "
+                f"there are no validation windows (val_size={self.val_size}); raise val_size or drop them"
+            )
         self.skipped_series_ = list(train.skipped)
         self.n_train_windows_ = len(train)
         self.n_val_windows_ = len(val) if val is not None else 0
@@ -375,13 +381,13 @@ class RNNForecaster(Forecaster):
                 network, task=self.task, loss=self.loss,
                 quantiles=tuple(self.quantiles) if self.task == "quantile" else (),
                 lr=self.lr, weight_decay=self.weight_decay, optimizer=self.optimizer,
-                lr_schedule=self.lr_schedule if (self.lr_schedule != "plateau" or val) else None,
+                lr_schedule=self.lr_schedule,
                 max_epochs=self.max_epochs,
                 event_thresholds=self._event_thresholds(panel),
             )
             keep_best = _KeepBest()
             trainer_callbacks: list = [keep_best, *(callbacks or [])]
-            if self.patience and val is not None and len(val):
+            if self.patience:
                 trainer_callbacks.append(L.pytorch.callbacks.EarlyStopping("val_loss", patience=self.patience))
             resume_from = None
             if self.checkpoint_dir is not None:
@@ -392,7 +398,6 @@ class RNNForecaster(Forecaster):
                 resume_from = str(last) if last.is_file() else None
             if self.progress_bar:
                 trainer_callbacks.append(L.pytorch.callbacks.TQDMProgressBar(refresh_rate=10))
-            has_val = val is not None and len(val) > 0
             quiet_lightning()
             trainer = L.Trainer(
                 max_epochs=self.max_epochs,
@@ -484,6 +489,9 @@ class RNNForecaster(Forecaster):
                     "with predict(frame, future=...), a time-indexed frame holding those columns"
                 )
         values = self._forward(windows, batch_size)  # [N, H, T, Q] scaled / [N, 1, 1, 1] probability
+        if self.task == "quantile":
+            # Separate outputs may cross; sorting them (monotone rearrangement) never raises the pinball loss.
+            values = np.sort(values, axis=-1)
         if self.task not in CLASSIFY_TASKS:
             series_rows = self._scaler_rows(panel)[windows.origins]
             values = self.scaler_.inverse_columns(values, series_rows, windows.target_idx)

@@ -216,6 +216,12 @@ def test_early_stopping_on_validation_loss():
     assert len(model.history_) == 3
 
 
+@pytest.mark.parametrize("params", [{"patience": 2}, {"lr_schedule": "plateau"}])
+def test_validation_loss_watchers_need_validation_windows(params):
+    with pytest.raises(InputError, match=r"watch the validation loss, but there are no validation windows"):
+        RNNForecaster(**FAST, val_size=0.0, **params).fit(sine_frame(), SPEC)
+
+
 def test_cosine_schedule_lowers_the_learning_rate():
     model = RNNForecaster(**{**FAST, "max_epochs": 4}, lr=0.01, lr_schedule="cosine").fit(sine_frame(), SPEC)
     lrs = [h["lr"] for h in model.history_]
