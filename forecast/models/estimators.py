@@ -45,6 +45,7 @@ class _KeepBest(L.Callback):
         self.best_loss = float("inf")
         self.best_state: dict | None = None
         self.history: list[dict[str, float]] = []
+        self._lr = float("nan")
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self._lr = float(trainer.optimizers[0].param_groups[0]["lr"])  # the rate this epoch trains with
@@ -87,6 +88,12 @@ class RNNForecaster(Forecaster):
     checkpoint_dir: where Lightning writes `last.ckpt` after every epoch; a later fit with the same folder
     resumes from it (weights, optimizer, epoch, best epoch so far) and trains up to `max_epochs`.
     progress_bar: on for interactive use; turn it off in tests and sweeps.
+
+    Attributes after fit: network_ (the trained RecurrentNetwork, on the CPU), network_config_, spec_,
+    scaler_, vocabularies_, series_ids_, split_; history_ (per epoch: train_loss, val_loss, grad_norm,
+    grad_norm_max, lr); grad_norms_ (total gradient norm of every optimizer step, before clipping);
+    best_val_loss_ (its weights are the ones kept), n_epochs_, n_train_windows_, n_val_windows_,
+    skipped_series_, fit_seconds_.
     """
 
     _parameter_constraints: dict = {

@@ -260,6 +260,8 @@ def test_progress_bar_is_on_by_default_and_can_be_turned_off():
 
     RNNForecaster(**FAST).fit(sine_frame(), SPEC, callbacks=[Probe()])
     assert seen["bar"] is None
+    RNNForecaster(**{**FAST, "progress_bar": True, "max_epochs": 1}).fit(sine_frame(), SPEC, callbacks=[Probe()])
+    assert isinstance(seen["bar"], L.pytorch.callbacks.TQDMProgressBar)
 
 
 # -- inputs at predict time ---------------------------------------------------------------------------

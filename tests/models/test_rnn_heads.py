@@ -33,6 +33,7 @@ def daily(values: dict[str, np.ndarray], start: str = "2020-01-01") -> pd.DataFr
 
 
 # -- every cell overfits a tiny series -------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no `val_dataloader`")
 @pytest.mark.parametrize(("cell", "nonlinearity"), [("rnn", "tanh"), ("rnn", "relu"), ("gru", "tanh"),
                                                      ("lstm", "tanh")])
 def test_each_cell_overfits_a_tiny_series(cell, nonlinearity):
