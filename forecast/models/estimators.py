@@ -347,8 +347,9 @@ class RNNForecaster(Forecaster):
         self._validate_params()
         spec = self._check_spec(spec)
         self._check_task(spec)
-        for attr in ("scaler_", "split_"):
-            self.__dict__.pop(attr, None)
+        # Forget any earlier fit first, so a fit that fails leaves the model unfitted, never half-updated.
+        for attr in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, attr)
         started = time.perf_counter()
         self.spec_ = spec
         self.vocabularies_ = fit_vocabularies(frame, spec.categorical)

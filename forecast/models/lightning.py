@@ -5,6 +5,7 @@ Clipping is not here: it is a Trainer argument (gradient_clip_val / gradient_cli
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import lightning as L
@@ -120,11 +121,10 @@ class ForecastModule(L.LightningModule):
     # -- steps --------------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.compute_loss(batch)
-        if not torch.isfinite(loss):
-            raise TrainingError(
-                f"training loss became {loss.item()} at epoch {self.current_epoch}, batch {batch_idx}; "
-                f"lower the learning rate (lr={self.lr:g}) or enable gradient clipping (gradient_clip_val)"
-            )
+        # On the CPU this check is free; on an accelerator it would wait for the device at every step, so
+        # there the epoch's loss sum, which any NaN or inf poisons, is checked once per epoch instead.
+        if loss.device.type == "cpu" and not torch.isfinite(loss):
+            raise self._diverged(float(loss), f"batch {batch_idx}")
         self._loss_sum = self._loss_sum + loss.detach() * len(batch["x"])
         self._loss_count += len(batch["x"])
         return loss
@@ -159,6 +159,12 @@ class ForecastModule(L.LightningModule):
         else:
             self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
+    def _diverged(self, value: float, where: str) -> TrainingError:
+        return TrainingError(
+            f"training loss became {value} at epoch {self.current_epoch}, {where}; lower the learning rate "
+            f"(lr={self.lr:g}) or enable gradient clipping (gradient_clip_val)"
+        )
+
     def epoch_summary(self) -> dict[str, float]:
         """This epoch's mean training loss and gradient norms (mean, max), logged once per epoch.
 
@@ -171,6 +177,8 @@ class ForecastModule(L.LightningModule):
         summary = {}
         if self._loss_count:
             summary["train_loss"] = float(self._loss_sum) / self._loss_count
+            if not math.isfinite(summary["train_loss"]):
+                raise self._diverged(summary["train_loss"], "in one of its batches")
         if self._epoch_norms:
             norms = torch.stack(self._epoch_norms).float().tolist()  # one device sync per epoch
             self.grad_norms.extend(norms)

@@ -191,10 +191,23 @@ class PoisonWeights(L.Callback):
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_non_finite_loss_stops_training_with_advice(value):
-    model = RNNForecaster(**{**FAST, "batch_size": 16})
+    model = RNNForecaster(**{**FAST, "batch_size": 16, "max_epochs": 1}).fit(sine_frame(), SPEC)
     with pytest.raises(TrainingError, match=r"loss became (nan|inf).*batch 1.*lower the learning rate.*gradient_clip_val"):
         model.fit(sine_frame(), SPEC, callbacks=[PoisonWeights(value)])
-    assert not hasattr(model, "network_")
+    assert not hasattr(model, "network_")  # the earlier fit is gone too: no half-updated model
+    with pytest.raises(NotFittedError):
+        model.predict(sine_frame())
+
+
+def test_divergence_is_also_caught_from_the_epoch_loss_sum():
+    # The per-epoch check (used on accelerators, where a per-step check would stall the device).
+    from forecast.models.lightning import ForecastModule
+    from forecast.models.networks import NetworkConfig, RecurrentNetwork
+
+    module = ForecastModule(RecurrentNetwork(NetworkConfig(n_inputs=1, hidden_size=4)), lr=0.5)
+    module._loss_sum, module._loss_count = torch.tensor(float("nan")), 8
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 0, in one of its batches.*lr=0.5"):
+        module.epoch_summary()
 
 
 def test_history_and_gradient_norms_are_recorded():
