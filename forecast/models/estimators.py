@@ -508,9 +508,11 @@ class RNNForecaster(Forecaster):
                 for k in range(values.shape[2]):
                     for q in range(values.shape[3]):
                         values[:, :, k, q] = inverse_target(values[:, :, k, q], level[:, k], self.target_transform)
+        quantiles = tuple(self.quantiles) if self.task == "quantile" else ()
         result = forecasts_frame(
-            panel, spec, windows.origins, values,
-            quantiles=tuple(self.quantiles) if self.task == "quantile" else (),
+            panel, spec, windows.origins, values, quantiles=quantiles,
+            # the point forecast is the quantile nearest the median (0.5 when it is asked for)
+            point_index=int(np.argmin(np.abs(np.asarray(quantiles) - 0.5))) if quantiles else None,
         )
         last_window = select_origins(panel, make_windows(panel, spec, require_targets=False,
                                                          require_finite=False).origins, "last")

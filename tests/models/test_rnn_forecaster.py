@@ -309,3 +309,10 @@ def test_category_vocabulary_comes_from_training_rows_only():
     assert model.vocabularies_ == {"kind": ["calm"]}
     assert model.network_.category_embeddings[0].num_embeddings == 2  # "calm" + unseen
     assert np.isfinite(model.predict(frame)["forecast"]).all()  # "storm" is read as unseen
+
+
+def test_quantile_point_forecast_is_the_quantile_nearest_the_median():
+    model = RNNForecaster(**FAST, task="quantile", quantiles=(0.05, 0.4, 0.95)).fit(sine_frame(), SPEC)
+    out = model.predict(sine_frame())
+    assert list(out.columns) == ["origin", "timestamp", "step", "forecast", "q0.05", "q0.4", "q0.95"]
+    pd.testing.assert_series_equal(out["forecast"], out["q0.4"], check_names=False)
