@@ -58,21 +58,21 @@ def test_each_cell_overfits_a_tiny_series(cell, nonlinearity):
 
 # -- quantile head -------------------------------------------------------------------------------------------
 def test_quantile_intervals_cover_about_their_nominal_share():
-    rng = np.random.default_rng(1)
-    n = 700
-    level = np.sin(2 * np.pi * np.arange(n) / 10)
-    frame = daily({"y": level + rng.normal(size=n)})  # unit Gaussian noise around a known pattern
+    def noisy(n: int, seed: int) -> pd.DataFrame:  # unit Gaussian noise around a period-10 pattern
+        rng = np.random.default_rng(seed)
+        return daily({"y": np.sin(2 * np.pi * np.arange(n) / 10) + rng.normal(size=n)})
+
     spec = WindowSpec(target="y", lookback=10)
-    train, test_start = frame.iloc[:500], 500
     model = RNNForecaster(**QUIET, task="quantile", quantiles=(0.1, 0.5, 0.9), hidden_size=8,
-                          head="direct", lr=0.01, max_epochs=12, batch_size=32, val_size=0.0)
-    model.fit(train, spec)
-    out = model.predict(frame, origin="all")
-    out = out[out["timestamp"] >= frame.index[test_start]]  # held-out rows only
-    actual = frame["y"].reindex(out["timestamp"]).to_numpy()
+                          head="direct", lr=0.01, max_epochs=6, batch_size=32, val_size=0.0)
+    model.fit(noisy(1500, seed=1), spec)
+    fresh = noisy(2000, seed=2)  # a new draw of the same process: ~0.01 standard error on the coverage
+    out = model.predict(fresh, origin="all")
+    actual = fresh["y"].reindex(out["timestamp"]).to_numpy()
+    seen = ~np.isnan(actual)
     inside = (actual >= out["q0.1"].to_numpy()) & (actual <= out["q0.9"].to_numpy())
-    assert len(out) > 150
-    assert 0.7 <= inside.mean() <= 0.9  # nominal 0.8
+    assert seen.sum() > 1900
+    assert 0.74 <= inside[seen].mean() <= 0.86  # nominal 0.8
     assert ((out["q0.1"] <= out["q0.5"]) & (out["q0.5"] <= out["q0.9"])).all()  # never crossing
     pd.testing.assert_series_equal(out["forecast"], out["q0.5"], check_names=False)
 
@@ -91,7 +91,7 @@ def test_direction_head_learns_a_zigzag():
     steps = np.where(np.arange(n) % 2 == 0, 1.0, -1.0) * rng.uniform(0.5, 1.5, n)  # up, down, up, ...
     frame = daily({"price": 100 + np.cumsum(steps)})
     up = frame["price"].diff() > 0  # label of each row: did it rise from the day before?
-    model = RNNForecaster(**QUIET, task="direction", hidden_size=8, lr=0.02, max_epochs=8, batch_size=32)
+    model = RNNForecaster(**QUIET, task="direction", hidden_size=8, lr=0.02, max_epochs=12, batch_size=32)
     model.fit(frame.iloc[:220], WindowSpec(target="price", lookback=4))
     out = model.predict(frame)
     assert out["forecast"].between(0, 1).all()  # P(up)
@@ -156,7 +156,7 @@ def test_direct_head_uses_known_future_covariates_and_calendar():
     assert model.network_config_.n_future == 3  # plan + dayofweek sin/cos, read at t+1..t+H
     future = pd.DataFrame({"plan": [1.5, -2.0]}, index=pd.date_range(frame.index[-1], periods=3, freq="D")[1:])
     out = model.predict(frame, future=future)
-    np.testing.assert_allclose(out["forecast"], [1.5, -2.0], atol=0.5)
+    np.testing.assert_allclose(out["forecast"], [1.5, -2.0], atol=0.25)
     with pytest.raises(ValueError, match=r"known-future column\(s\) \['plan'\] have no values"):
         model.predict(frame)
 
