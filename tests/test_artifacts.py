@@ -22,15 +22,6 @@ SPEC = WindowSpec(target="temp_max", lookback=7, horizon=2, features=("precipita
                   categorical=("weather",), calendar=("dayofyear",))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks gain nothing from intra-op threads, and on a shared machine they spin and stall."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
     return forecast.datasets.load("seattle-weather").iloc[-200:]

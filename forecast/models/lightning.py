@@ -12,6 +12,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from forecast.data.padding import padding_mask
 from forecast.errors import TrainingError
 from forecast.models.networks import RecurrentNetwork
 
@@ -107,11 +108,16 @@ class ForecastModule(L.LightningModule):
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         net = self.network
         x, y = batch["x"], batch["y"]
-        pred, _ = net(x, series=batch.get("series"), codes=batch.get("codes"), future=batch.get("future"))
+        lengths = batch.get("lengths")  # [B] real rows of left-padded short windows, or None
+        pred, _ = net(x, series=batch.get("series"), codes=batch.get("codes"), future=batch.get("future"),
+                      lengths=lengths)
         if self.task in CLASSIFY_TASKS:
             return F.cross_entropy(pred, class_labels(batch, self.task, self.event_thresholds))  # pred [B, 2]
         if net.config.head == "transducer":
             target = transducer_targets(x, y, net.config.n_targets, net.config.horizon)  # [B, L, H, T]
+            if lengths is not None:  # only real positions carry a loss: [B, L, ...] -> [N_real, ...]
+                real = padding_mask(lengths, x.shape[1])
+                pred, target = pred[real], target[real]
         else:
             target = y  # [B, H, T]
         if self.task == "quantile":
@@ -137,7 +143,8 @@ class ForecastModule(L.LightningModule):
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self.network.forecast(
-            batch["x"], series=batch.get("series"), codes=batch.get("codes"), future=batch.get("future")
+            batch["x"], series=batch.get("series"), codes=batch.get("codes"), future=batch.get("future"),
+            lengths=batch.get("lengths"),
         )
 
     def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val=None,

@@ -21,15 +21,6 @@ from forecast.models.estimators import LAST_CHECKPOINT, RNNForecaster
 FAST = {"hidden_size": 8, "max_epochs": 2, "batch_size": 32, "progress_bar": False, "seed": 0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks gain nothing from intra-op threads, and on a shared machine they spin and stall."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def sine_frame(n: int = 120, noise: float = 0.05, seed: int = 0) -> pd.DataFrame:
     """One daily series: a sine of period 12 plus a little noise, and a covariate."""
     rng = np.random.default_rng(seed)

@@ -18,15 +18,6 @@ from forecast.models.networks import NetworkConfig, RecurrentNetwork
 QUIET = {"progress_bar": False, "seed": 0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks gain nothing from intra-op threads, and on a shared machine they spin and stall."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def daily(values: dict[str, np.ndarray], start: str = "2020-01-01") -> pd.DataFrame:
     n = len(next(iter(values.values())))
     return pd.DataFrame(values, index=pd.date_range(start, periods=n, freq="D"))
