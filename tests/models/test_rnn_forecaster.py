@@ -246,6 +246,10 @@ def test_checkpoints_resume_from_the_last_epoch(tmp_path):
     assert longer.history_[:2] == first.history_
     steps_per_epoch = -(-longer.n_train_windows_ // FAST["batch_size"])
     assert len(longer.grad_norms_) == 2 * steps_per_epoch  # only epochs 2 and 3 ran
+    # ...and ends exactly where an uninterrupted 4-epoch fit does (same weights, optimizer and shuffling).
+    straight = RNNForecaster(**{**FAST, "max_epochs": 4}).fit(frame, SPEC)
+    pd.testing.assert_frame_equal(longer.predict(frame, origin="all"), straight.predict(frame, origin="all"))
+    assert longer.history_ == straight.history_
 
 
 def test_checkpoint_of_another_network_gives_a_clear_error(tmp_path):
