@@ -121,7 +121,7 @@ def training_tensors(frame) -> tuple[torch.Tensor, torch.Tensor]:
     model._validate_params()
     model.spec_ = SPEC
     model.vocabularies_, model.series_ids_ = {}, [None]
-    panel, _ = model._prepare(frame, future_steps=0, source="benchmark")
+    panel, _ = model._prepare(frame, future_steps=0, source="benchmark", fit_val_size=0.0)
     windows = model.split_.windows(panel, SPEC, "train")
     batch = windows.batch(np.arange(len(windows)))
     return torch.from_numpy(batch["x"]), torch.from_numpy(batch["y"])  # [N, L, F], [N, H, T]
