@@ -89,7 +89,8 @@ class RNNForecaster(Forecaster):
     so the RNN never reads the padding.
 
     checkpoint_dir: where Lightning writes `last.ckpt` after every epoch; a later fit with the same folder
-    resumes from it (weights, optimizer, epoch, best epoch so far) and trains up to `max_epochs`.
+    resumes from it (weights, optimizer, epoch, best epoch so far) and trains up to `max_epochs`, ending
+    exactly where an uninterrupted fit would.
     progress_bar: on for interactive use; turn it off in tests and sweeps.
 
     Attributes after fit: network_ (the trained RecurrentNetwork, on the CPU), network_config_, spec_,
