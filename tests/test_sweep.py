@@ -179,3 +179,24 @@ def test_optimize_counts_finished_trials_so_reruns_do_nothing_more(tmp_path, sea
     study = optimize(config, seattle.iloc[:200], progress_bar=False)
     assert len(study.trials) == 1
     assert open_study(config).trials[0].state == TrialState.COMPLETE
+
+
+def test_optuna_dashboard_reads_the_study_storage(tmp_path, seattle):
+    """`optuna-dashboard sqlite:///.../study.db` works on a sweep's storage (checked through its WSGI app)."""
+    dashboard = pytest.importorskip("optuna_dashboard")
+    import io
+    import json
+
+    config = SweepConfig(data="x", spec=WindowSpec(**SPEC), families=("naive", "ridge"), n_trials=2,
+                         out_dir=str(tmp_path), study_name="dash")
+    optimize(config, seattle.iloc[:200], progress_bar=False)
+    app = dashboard.wsgi(f"sqlite:///{tmp_path / 'study.db'}")
+    status = {}
+    body = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/api/studies", "SERVER_NAME": "localhost",
+                "SERVER_PORT": "80", "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO(),
+                "wsgi.url_scheme": "http", "QUERY_STRING": ""},
+               lambda code, headers, exc_info=None: status.setdefault("code", code))
+    payload = json.loads(b"".join(body))
+    studies = payload["study_summaries"]
+    assert status["code"].startswith("200")
+    assert [s["study_name"] for s in studies] == ["dash"]
