@@ -31,26 +31,32 @@ class WindowBatches(Dataset):
 class BlockSampler(Sampler[np.ndarray]):
     """Yields index blocks of `batch_size` windows: a fresh permutation per epoch when shuffling.
 
-    Each epoch's permutation is seeded from a torch.Generator seeded once, so the sequence of epochs is
-    reproducible by seed; one index array per batch replaces a Python list of ints per batch. Under
-    DDP, Lightning wraps it in DistributedSamplerWrapper, which hands each rank whole blocks.
+    Epoch e's permutation is seeded by (seed, e), so the sequence of epochs is reproducible by seed and a
+    fit resumed from a checkpoint at epoch e shuffles exactly as the uninterrupted fit did (Lightning calls
+    `set_epoch` at the start of every epoch; plain iteration counts epochs itself). One index array per
+    batch replaces a Python list of ints per batch. Under DDP, Lightning wraps it in
+    DistributedSamplerWrapper, which hands each rank whole blocks.
     """
 
     def __init__(self, n: int, batch_size: int, *, shuffle: bool, seed: int = 0) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
-        self.generator = torch.Generator().manual_seed(seed)
+        self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
+        self.epoch = 0
 
     def __len__(self) -> int:
         return -(-self.n // self.batch_size)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffle for `epoch` next (called by Lightning at the start of each epoch)."""
+        self.epoch = epoch
+
     def __iter__(self):
         if self.shuffle:  # numpy's permutation is several times faster than torch.randperm for millions
-            seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
-            order = np.random.default_rng(seed).permutation(self.n)
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
         else:
             order = np.arange(self.n)
+        self.epoch += 1  # the next epoch, for callers that never call set_epoch
         for start in range(0, self.n, self.batch_size):
             yield order[start:start + self.batch_size]
 
