@@ -260,5 +260,5 @@ def test_parameters_are_checked_at_fit_with_the_bad_value_named():
 def test_prediction_frame_missing_a_training_column_is_named():
     frame = _lag_frame()
     model = LagRegressor().fit(frame, WindowSpec("y", lookback=3, features=("x",)))
-    with pytest.raises(InputError, match=r"prediction frame: missing column\(s\) \['x'\]"):
+    with pytest.raises(InputError, match=r"prediction frame: the columns differ from training: missing column\(s\) \['x'\]"):
         model.predict(frame.drop(columns="x"))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import replace
 from numbers import Integral, Real
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import pandas as pd
 import torch
@@ -16,7 +14,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from forecast.config import WindowSpec
-from forecast.data.datamodule import WindowDataModule
 from forecast.data.panel import Panel, build_panel, fit_vocabularies
 from forecast.data.splits import time_split
 from forecast.data.transforms import (
@@ -29,45 +26,10 @@ from forecast.data.transforms import (
 from forecast.data.windows import Windows, make_windows
 from forecast.errors import InputError, TrainingError
 from forecast.models.base import Forecaster, forecasts_frame, select_origins
-from forecast.models.lightning import CLASSIFY_TASKS, LOSSES, TASKS, ForecastModule, quiet_lightning
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
+from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS
 
 LAST_CHECKPOINT = "last.ckpt"
-
-
-class _KeepBest(L.Callback):
-    """Keeps the weights of the epoch with the lowest validation loss (in memory) and per-epoch history.
-
-    Its state goes into Lightning checkpoints, so a resumed fit still knows the best epoch so far.
-    """
-
-    def __init__(self) -> None:
-        self.best_loss = float("inf")
-        self.best_state: dict | None = None
-        self.history: list[dict[str, float]] = []
-        self._lr = float("nan")
-
-    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        self._lr = float(trainer.optimizers[0].param_groups[0]["lr"])  # the rate this epoch trains with
-
-    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        metrics = dict(module.epoch_summary())  # train_loss, grad_norm, grad_norm_max
-        if "val_loss" in trainer.callback_metrics:
-            metrics["val_loss"] = float(trainer.callback_metrics["val_loss"])
-        metrics["lr"] = self._lr
-        self.history.append({"epoch": trainer.current_epoch, **metrics})
-        val = metrics.get("val_loss")
-        if val is not None and val < self.best_loss:
-            self.best_loss = val
-            self.best_state = copy.deepcopy(module.network.state_dict())
-
-    def state_dict(self) -> dict:
-        return {"best_loss": self.best_loss, "best_state": self.best_state, "history": self.history}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.best_loss = state_dict["best_loss"]
-        self.best_state = state_dict["best_state"]
-        self.history = list(state_dict["history"])
 
 
 class RNNForecaster(Forecaster):
@@ -411,6 +373,12 @@ class RNNForecaster(Forecaster):
         self.n_features_in_ = len(spec.columns)
         self.dtypes_ = {c: str(frame[c].dtype) for c in spec.columns}
 
+        # Lightning is imported here, not at module level: loading and predicting never need it.
+        import lightning as L
+
+        from forecast.data.datamodule import WindowDataModule
+        from forecast.models.lightning import ForecastModule, KeepBestWeights, quiet_lightning
+
         # Seed locally and leave the caller's RNG state alone (the CUDA generators too when training there).
         cuda_devices = list(range(torch.cuda.device_count())) if self.accelerator != "cpu" else []
         with torch.random.fork_rng(devices=cuda_devices):
@@ -425,7 +393,7 @@ class RNNForecaster(Forecaster):
                 max_epochs=self.max_epochs,
                 event_thresholds=self._event_thresholds(panel),
             )
-            keep_best = _KeepBest()
+            keep_best = KeepBestWeights()
             trainer_callbacks: list = [keep_best, *(callbacks or [])]
             if self.patience:
                 trainer_callbacks.append(L.pytorch.callbacks.EarlyStopping("val_loss", patience=self.patience))
@@ -490,25 +458,6 @@ class RNNForecaster(Forecaster):
             for sid, o, n in zip(val_panel.series, val_panel.offsets[:-1], val_panel.n_observed, strict=True)
         ], dtype=np.int64)
         return make_windows(val_panel, self.spec_, first_target=first_target, **window_options)
-
-    def check_columns(self, frame: pd.DataFrame, source: str = "frame") -> None:
-        """Fail with the list of differences if `frame` lacks columns the model was trained on, or holds
-        text where the model read numbers (extra columns are ignored)."""
-        needed = list(self.feature_names_in_) + ([self.spec_.id_col] if self.spec_.id_col else [])
-        missing = [c for c in needed if c not in frame.columns]
-        changed = [
-            f"{c} ({self.dtypes_[c]} -> {frame[c].dtype})"
-            for c in self.spec_.numeric_inputs
-            if c in frame.columns and c in self.dtypes_
-            and pd.api.types.is_numeric_dtype(frame[c]) != _numeric_dtype_name(self.dtypes_[c])
-        ]
-        if missing or changed:
-            parts = ([f"missing column(s) {missing}"] if missing else []) + (
-                [f"column(s) changed type: {', '.join(changed)}"] if changed else [])
-            raise InputError(
-                f"{source}: the columns differ from training: {'; '.join(parts)}; "
-                f"the model was trained on {needed}, the frame has {list(frame.columns)}"
-            )
 
     def predict(self, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last",
                 future: pd.DataFrame | None = None, batch_size: int = 4096) -> pd.DataFrame:
@@ -638,11 +587,3 @@ class RNNForecaster(Forecaster):
         model.history_ = metadata.get("history", [])
         model.best_val_loss_ = metadata.get("best_val_loss")
         return model
-
-
-def _numeric_dtype_name(name: str) -> bool:
-    """Whether a dtype recorded by name in an artifact is numeric."""
-    try:
-        return pd.api.types.is_numeric_dtype(pd.api.types.pandas_dtype(name))
-    except TypeError:
-        return False

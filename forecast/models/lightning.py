@@ -6,6 +6,7 @@ Clipping is set on the Trainer (gradient_clip_val / gradient_clip_algorithm); th
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -16,10 +17,9 @@ import torch.nn.functional as F
 from forecast.data.padding import padding_mask
 from forecast.errors import TrainingError
 from forecast.models.networks import RecurrentNetwork
+from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS
 
-TASKS = ("regression", "quantile", "direction", "event")
-CLASSIFY_TASKS = ("direction", "event")
-LOSSES = ("mse", "mae", "huber")
+__all__ = ["CLASSIFY_TASKS", "LOSSES", "TASKS", "ForecastModule", "KeepBestWeights", "quiet_lightning"]
 
 
 def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
@@ -238,3 +238,38 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     # ForecastModule moves its flat batches itself, whichever DataModule feeds it.
     warnings.filterwarnings("ignore", message=r".*overridden `transfer_batch_to_device`.*")
+
+
+class KeepBestWeights(L.Callback):
+    """Keeps the weights of the epoch with the lowest validation loss (in memory) and per-epoch history.
+
+    Its state goes into Lightning checkpoints, so a resumed fit still knows the best epoch so far.
+    """
+
+    def __init__(self) -> None:
+        self.best_loss = float("inf")
+        self.best_state: dict | None = None
+        self.history: list[dict[str, float]] = []
+        self._lr = float("nan")
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._lr = float(trainer.optimizers[0].param_groups[0]["lr"])  # the rate this epoch trains with
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        metrics = dict(module.epoch_summary())  # train_loss, grad_norm, grad_norm_max
+        if "val_loss" in trainer.callback_metrics:
+            metrics["val_loss"] = float(trainer.callback_metrics["val_loss"])
+        metrics["lr"] = self._lr
+        self.history.append({"epoch": trainer.current_epoch, **metrics})
+        val = metrics.get("val_loss")
+        if val is not None and val < self.best_loss:
+            self.best_loss = val
+            self.best_state = copy.deepcopy(module.network.state_dict())
+
+    def state_dict(self) -> dict:
+        return {"best_loss": self.best_loss, "best_state": self.best_state, "history": self.history}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.best_loss = state_dict["best_loss"]
+        self.best_state = state_dict["best_state"]
+        self.history = list(state_dict["history"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-import lightning as L
 import numpy as np
 import pandas as pd
 import torch
@@ -23,7 +22,6 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 from forecast.data.panel import Panel
 from forecast.data.windows import Windows
 from forecast.errors import InputError
-from forecast.models.lightning import ForecastModule, quiet_lightning
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
 from forecast.models.windowed import WindowedForecaster
 
@@ -155,6 +153,10 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         self.y_mean_, self.y_scale_ = target.mean(axis=0), _safe_std(target)
         xs = (x - self.x_mean_) / self.x_scale_
         ys = ((target - self.y_mean_) / self.y_scale_)[:, None, :]  # [n, k] -> [n, 1, k]
+        import lightning as L  # imported when training, so transform/predict start fast
+
+        from forecast.models.lightning import ForecastModule, quiet_lightning
+
         with torch.random.fork_rng(devices=[]):  # seed locally, leave the caller's RNG state alone
             torch.manual_seed(self.seed)
             config = NetworkConfig(

@@ -53,16 +53,6 @@ class WindowedForecaster(Forecaster):
         self.is_fitted_ = True
         return self
 
-    def check_columns(self, frame: pd.DataFrame, source: str = "frame") -> None:
-        """Fail with the list of differences if `frame` lacks the columns the model was trained on."""
-        needed = list(self.feature_names_in_) + ([self.spec_.id_col] if self.spec_.id_col else [])
-        missing = [c for c in needed if c not in frame.columns]
-        if missing:
-            raise InputError(
-                f"{source}: missing column(s) {missing} that the model was trained on; "
-                f"trained on {needed}, got {list(frame.columns)}"
-            )
-
     def training_windows(self, panel: Panel) -> Windows:
         """Windows with finite inputs and targets inside `panel` (what lag models learn from)."""
         windows = make_windows(panel, self.spec_)
