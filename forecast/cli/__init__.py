@@ -14,7 +14,7 @@ import traceback
 from forecast.errors import ForecastError, InputError
 
 # Subcommand modules, in the order `forecast --help` lists them.
-COMMANDS = ("datasets", "demo")
+COMMANDS = ("datasets", "demo", "experiment")
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -1,0 +1,82 @@
+"""Memory length: how many steps back can each cell recall an input, when trained the same small way?
+
+Each (cell, distance) pair trains a fresh network on the marked-recall task (a random symbol at every
+step, a marker on the one that matters, `distance` steps before the end; all sequences the same length)
+and measures held-out accuracy. A cell "copes" with a distance when its accuracy reaches the threshold;
+its memory length is the largest distance up to which it copes at every distance tried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from forecast.lectures.common import (
+    CELL_COLORS,
+    CELL_LABELS,
+    accuracy,
+    fit_classifier,
+    make_network,
+    new_figure,
+    write_outputs,
+)
+from forecast.lectures.tasks import recall_task
+from forecast.models.networks import CELLS
+
+NAME = "memory-length"
+
+
+def memory_length(distances: Sequence[int], accuracies: Sequence[float], threshold: float) -> int:
+    """Largest distance d such that accuracy >= threshold at d and at every shorter distance tried (0: none)."""
+    longest = 0
+    for d, acc in sorted(zip(distances, accuracies, strict=True)):
+        if acc < threshold:
+            break
+        longest = d
+    return longest
+
+
+def recall_accuracy(cell: str, distance: int, *, length: int, hidden_size: int, n_train: int, epochs: int,
+                    n_symbols: int, seed: int) -> float:
+    """Held-out accuracy of a freshly trained `cell` network on marked recall at `distance`."""
+    x, y = recall_task(n_train, length, distance, n_symbols=n_symbols, seed=seed)
+    x_test, y_test = recall_task(1000, length, distance, n_symbols=n_symbols, seed=seed + 10_000)
+    net = make_network(cell, n_symbols + 1, hidden_size, seed=seed, head="classify", n_classes=n_symbols)
+    fit_classifier(net, x, y, epochs=epochs, seed=seed)
+    return accuracy(net, x_test, y_test)
+
+
+def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
+    """Accuracy against distance for the three cells; memory length per cell at a 90% threshold."""
+    n_symbols, hidden, threshold = 4, 16, 0.9
+    if quick:
+        distances, n_train, epochs = (1, 4, 12), 600, 6
+    else:
+        distances, n_train, epochs = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32), 2000, 15
+    length = max(distances) + 1
+    curves = {
+        cell: [recall_accuracy(cell, d, length=length, hidden_size=hidden, n_train=n_train, epochs=epochs,
+                               n_symbols=n_symbols, seed=seed) for d in distances]
+        for cell in CELLS
+    }
+    lengths = {cell: memory_length(distances, acc, threshold) for cell, acc in curves.items()}
+
+    fig, (ax,) = new_figure(1, width=6.5, height=4.0)
+    for cell, acc in curves.items():
+        ax.plot(distances, acc, "o-", color=CELL_COLORS[cell],
+                label=f"{CELL_LABELS[cell]} (copes up to {lengths[cell]} steps)")
+    ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"threshold {threshold:.0%}")
+    ax.axhline(1 / n_symbols, color="gray", ls=":", lw=0.8, label="chance")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(distances, [str(d) for d in distances])
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("distance to the relevant input (steps before the end)")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_title(f"Marked recall, {length}-step sequences, hidden {hidden}, {epochs} epochs on {n_train}", fontsize=9)
+    ax.legend(fontsize=8)
+    numbers = {
+        "task": f"marked recall of 1 of {n_symbols} symbols among distractors; sequences of {length} steps",
+        "hidden_size": hidden, "n_train": n_train, "n_test": 1000, "epochs": epochs, "threshold": threshold,
+        "chance": 1 / n_symbols, "distances": list(distances), "accuracy": curves, "memory_length": lengths,
+    }
+    return write_outputs(out_dir, NAME, fig, numbers, quick=quick, seed=seed)
