@@ -14,7 +14,7 @@ import traceback
 from forecast.errors import ForecastError, InputError
 
 # Subcommand modules, in the order `forecast --help` lists them.
-COMMANDS = ("datasets", "demo", "experiment")
+COMMANDS = ("datasets", "fetch", "demo", "experiment")
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     except ForecastError as exc:
         _report(exc, args.debug)
         code = EXIT_FAILURE
-    except Exception as exc:
+    except Exception as exc:  # the one place that turns any failure into an exit code
         _report(exc, args.debug)
         code = EXIT_FAILURE
     return code

@@ -17,8 +17,8 @@ from forecast.errors import InputError
 
 # Calendar features as (name, function of a DatetimeIndex -> values, period).
 _CALENDAR = {
-    "dayofweek": (lambda idx: idx.dayofweek, 7.0),
-    "dayofyear": (lambda idx: idx.dayofyear - 1, 366.0),
+    "dayofweek": (lambda idx: idx.day_of_week, 7.0),
+    "dayofyear": (lambda idx: idx.day_of_year - 1, 366.0),
     "hour": (lambda idx: idx.hour, 24.0),
     "month": (lambda idx: idx.month - 1, 12.0),
 }
@@ -197,7 +197,7 @@ def infer_step(times: np.ndarray, offsets: np.ndarray) -> tuple[str, np.timedelt
     modal = values[np.argmax(counts)]
     day = np.timedelta64(1, "D")
     if modal == day:
-        weekdays = pd.DatetimeIndex(times).dayofweek
+        weekdays = pd.DatetimeIndex(times).day_of_week
         if (weekdays < 5).all() and np.any(diffs > day):
             return "business", day
     return "fixed", modal
