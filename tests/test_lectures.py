@@ -153,3 +153,25 @@ def test_cli_rejects_an_unknown_experiment(capsys):
         main(["experiment", "no-such-experiment"])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_prepare_scales_with_training_rows_only(small_weather):
+    data = small_weather
+    raw = data.unscale_target(data.panel.values[:, 0])  # back to degC
+    train_end = int(data.split.train_end[0])
+    assert np.isclose(raw[:train_end].mean(), data.scaler.center_[0, 0], atol=1e-3)
+    assert not np.isclose(raw.mean(), data.scaler.center_[0, 0], atol=1e-2)  # the full series would differ
+    # Windows are time-ordered: every test target lies after every training target.
+    last_train_target = data.train.origins.max() + data.spec.horizon
+    assert last_train_target < data.test.origins.min() + 1
+
+
+def test_stock_returns_are_percent_log_returns():
+    import pandas as pd
+
+    from forecast.lectures.final_state import stock_returns
+
+    prices = pd.DataFrame({"close": [100.0, 110.0, 99.0]}, index=pd.date_range("2020-01-01", periods=3))
+    r = stock_returns(prices)
+    assert list(r.columns) == ["return"] and len(r) == 2
+    np.testing.assert_allclose(r["return"], 100 * np.log([1.1, 0.9]))

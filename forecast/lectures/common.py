@@ -148,6 +148,27 @@ def fit_classifier(network: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
     return history
 
 
+class KeepBestWeights(L.Callback):
+    """Remembers the network weights of the epoch with the lowest validation loss (model selection)."""
+
+    def __init__(self) -> None:
+        self.best_loss = float("inf")
+        self.best_epoch: int | None = None
+        self.best_state: dict | None = None
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, module: ForecastModule) -> None:
+        loss = trainer.callback_metrics.get("val_loss")
+        if loss is not None and float(loss) < self.best_loss:
+            self.best_loss, self.best_epoch = float(loss), trainer.current_epoch
+            self.best_state = {k: v.detach().clone() for k, v in module.network.state_dict().items()}
+
+    def restore(self, module: ForecastModule) -> ForecastModule:
+        """Load the best weights back into `module` (no-op when no validation ran)."""
+        if self.best_state is not None:
+            module.network.load_state_dict(self.best_state)
+        return module
+
+
 def lightning_fit(module: ForecastModule, train: Windows, val: Windows | None = None, *, epochs: int,
                   batch_size: int = 64, seed: int = 0, callbacks: Sequence[L.Callback] = (),
                   gradient_clip_val: float | None = None, gradient_clip_algorithm: str = "norm",
@@ -190,8 +211,9 @@ def _jsonable(value):
         return _jsonable(value.tolist())
     if isinstance(value, np.generic):
         return _jsonable(value.item())
-    if isinstance(value, float) and not np.isfinite(value):
-        return None  # JSON has no NaN/inf
+    if isinstance(value, float):
+        # JSON has no NaN/inf; 6 significant digits keep per-step curves small and are plenty for plots.
+        return float(f"{value:.6g}") if np.isfinite(value) else None
     return value
 
 
@@ -205,7 +227,7 @@ def write_outputs(out_dir: str | Path, name: str, figure: Figure, numbers: dict,
         "files": {"figure": str(out / f"{name}.png"), "numbers": str(out / f"{name}.json")},
     }
     result = _jsonable(result)
-    save_figure(figure, out / f"{name}.png")
+    save_figure(figure, out / f"{name}.png", dpi=90)  # small enough to commit next to the code
     with atomic_path(out / f"{name}.json") as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n")
     return result

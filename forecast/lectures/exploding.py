@@ -18,7 +18,7 @@ import torch
 from forecast import datasets
 from forecast.config import WindowSpec
 from forecast.errors import TrainingError
-from forecast.lectures.common import lightning_fit, make_network, new_figure, prepare, write_outputs
+from forecast.lectures.common import lightning_fit, make_network, new_figure, prepare, tensors, write_outputs
 from forecast.models.lightning import ForecastModule
 
 NAME = "exploding-gradients"
@@ -35,7 +35,8 @@ COLORS = {"no clipping": "tab:red", "clip by value 0.1": "tab:orange", "clip by 
 
 
 class StepRecorder(L.Callback):
-    """Per optimizer step: the training loss and the gradient norm and largest entry after clipping.
+    """Per optimizer step: the training loss, the gradient's norm and largest entry after clipping, and the
+    recurrent matrix's spectral norm (its largest gain per step) after the update.
 
     Lightning clips inside the optimizer step and zeroes gradients only before the next backward, so at
     the end of a batch `p.grad` holds exactly the (clipped) gradient the optimizer used.
@@ -45,12 +46,15 @@ class StepRecorder(L.Callback):
         self.loss: list[float] = []
         self.clipped_norm: list[float] = []
         self.clipped_max: list[float] = []
+        self.recurrent_norm: list[float] = []
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         self.loss.append(float(outputs["loss"]))
         grads = [p.grad for p in module.parameters() if p.grad is not None]
         self.clipped_norm.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
         self.clipped_max.append(float(max(g.abs().max() for g in grads)))
+        w_hh = module.network.rnn.weight_hh_l0.detach()
+        self.recurrent_norm.append(float(torch.linalg.matrix_norm(w_hh, ord=2)))
 
 
 def exploding_rnn(n_inputs: int, hidden_size: int, gain: float, *, seed: int):
@@ -75,18 +79,23 @@ def train_variant(data, *, clip: float | None, algorithm: str, weight_decay: flo
     except TrainingError:
         diverged_at = len(recorder.loss)  # the loss of this step was NaN/inf: training stopped
     n = len(recorder.loss)
+    x_test, y_test = tensors(data.test)
+    with torch.no_grad():
+        test_mse = float(((net(x_test)[0][..., 0] - y_test) ** 2).mean())
     return {
         "loss": recorder.loss,
         "grad_norm": module.grad_norms[:n],  # before clipping
         "clipped_grad_norm": recorder.clipped_norm,
         "clipped_grad_max": recorder.clipped_max,
+        "recurrent_spectral_norm": recorder.recurrent_norm,
         "diverged_at_step": diverged_at,
         "steps_done": n,
         "final_loss": float(np.mean(recorder.loss[-10:])) if n else None,
         "median_grad_norm": float(np.median(module.grad_norms[:n])) if n else None,
         "max_grad_norm": float(np.max(module.grad_norms[:n])) if n else None,
         "max_clipped_grad_norm": float(np.max(recorder.clipped_norm)) if n else None,
-        "recurrent_spectral_norm_after": float(torch.linalg.matrix_norm(net.rnn.weight_hh_l0.detach(), ord=2)),
+        "recurrent_spectral_norm_after": recorder.recurrent_norm[-1] if n else None,
+        "test_mse": test_mse if np.isfinite(test_mse) else None,
     }
 
 
@@ -101,20 +110,26 @@ def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
         results[name] = train_variant(data, clip=clip, algorithm=algorithm, weight_decay=weight_decay, gain=gain,
                                       hidden=hidden, steps=steps, lr=lr, seed=seed)
 
-    fig, (ax_loss, ax_norm) = new_figure(2, width=5.5)
+    fig, (ax_loss, ax_norm, ax_w) = new_figure(3, width=4.6)
     for name, r in results.items():
         steps_axis = np.arange(1, r["steps_done"] + 1)
         ax_loss.semilogy(steps_axis, r["loss"], color=COLORS[name], lw=1, label=name)
         ax_norm.semilogy(steps_axis, r["grad_norm"], color=COLORS[name], lw=1, label=name)
+        ax_w.semilogy(np.arange(0, r["steps_done"] + 1), [gain, *r["recurrent_spectral_norm"]], color=COLORS[name],
+                      lw=1.5, label=f"{name} (test MSE {r['test_mse']:.2f})" if r["test_mse"] else name)
         if r["diverged_at_step"] is not None:
             ax_loss.axvline(r["diverged_at_step"], color=COLORS[name], ls=":", lw=1)
     ax_norm.axhline(1.0, color="tab:blue", ls="--", lw=0.8, label="norm clip threshold")
-    ax_loss.set_title(f"Elman RNN, recurrent gain {gain:g}: training loss (SGD, lr {lr:g})", fontsize=9)
+    ax_loss.set_title(f"Elman RNN, recurrent gain {gain:g}: training loss\n(SGD + momentum, lr {lr:g})", fontsize=9)
     ax_loss.set_xlabel("optimizer step")
     ax_loss.set_ylabel("training MSE (scaled temp_max)")
     ax_norm.set_title("gradient norm before clipping", fontsize=9)
     ax_norm.set_xlabel("optimizer step")
     ax_norm.set_ylabel("|grad|")
+    ax_w.set_title("spectral norm of the recurrent matrix", fontsize=9)
+    ax_w.set_xlabel("optimizer step")
+    ax_w.set_ylabel("|W_hh|_2")
+    ax_w.legend(fontsize=7)
     ax_loss.legend(fontsize=7)
     ax_norm.legend(fontsize=7)
     numbers = {

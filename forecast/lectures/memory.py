@@ -3,13 +3,16 @@
 Each (cell, distance) pair trains a fresh network on the marked-recall task (a random symbol at every
 step, a marker on the one that matters, `distance` steps before the end; all sequences the same length)
 and measures held-out accuracy. A cell "copes" with a distance when its accuracy reaches the threshold;
-its memory length is the largest distance up to which it copes at every distance tried.
+its memory length is the largest distance up to which it copes at every distance tried. Full runs
+average three seeds (data, initialization and batch order all change with the seed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from forecast.lectures.common import (
     CELL_COLORS,
@@ -47,36 +50,44 @@ def recall_accuracy(cell: str, distance: int, *, length: int, hidden_size: int, 
 
 
 def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
-    """Accuracy against distance for the three cells; memory length per cell at a 90% threshold."""
+    """Accuracy against distance for the three cells (mean over seeds); memory length at a 90% threshold."""
     n_symbols, hidden, threshold = 4, 16, 0.9
     if quick:
-        distances, n_train, epochs = (1, 4, 12), 600, 6
+        distances, n_train, epochs, seeds = (1, 4, 12), 600, 6, (seed,)
     else:
-        distances, n_train, epochs = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32), 2000, 15
+        distances, n_train, epochs, seeds = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32), 2000, 15, (seed, seed + 1, seed + 2)
     length = max(distances) + 1
-    curves = {
-        cell: [recall_accuracy(cell, d, length=length, hidden_size=hidden, n_train=n_train, epochs=epochs,
-                               n_symbols=n_symbols, seed=seed) for d in distances]
+    per_seed = {
+        cell: [[recall_accuracy(cell, d, length=length, hidden_size=hidden, n_train=n_train, epochs=epochs,
+                                n_symbols=n_symbols, seed=s) for d in distances] for s in seeds]
         for cell in CELLS
     }
+    curves = {cell: np.mean(acc, axis=0) for cell, acc in per_seed.items()}  # [seeds, distances] -> [distances]
     lengths = {cell: memory_length(distances, acc, threshold) for cell, acc in curves.items()}
 
     fig, (ax,) = new_figure(1, width=6.5, height=4.0)
     for cell, acc in curves.items():
         ax.plot(distances, acc, "o-", color=CELL_COLORS[cell],
                 label=f"{CELL_LABELS[cell]} (copes up to {lengths[cell]} steps)")
+        if len(seeds) > 1:
+            ax.fill_between(distances, np.min(per_seed[cell], axis=0), np.max(per_seed[cell], axis=0),
+                            color=CELL_COLORS[cell], alpha=0.15, lw=0)
     ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"threshold {threshold:.0%}")
     ax.axhline(1 / n_symbols, color="gray", ls=":", lw=0.8, label="chance")
     ax.set_xscale("log", base=2)
     ax.set_xticks(distances, [str(d) for d in distances])
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("distance to the relevant input (steps before the end)")
-    ax.set_ylabel("held-out accuracy")
+    ax.set_ylabel("held-out accuracy" + (f" (mean of {len(seeds)} seeds; band: min-max)" if len(seeds) > 1 else ""))
     ax.set_title(f"Marked recall, {length}-step sequences, hidden {hidden}, {epochs} epochs on {n_train}", fontsize=9)
     ax.legend(fontsize=8)
     numbers = {
         "task": f"marked recall of 1 of {n_symbols} symbols among distractors; sequences of {length} steps",
         "hidden_size": hidden, "n_train": n_train, "n_test": 1000, "epochs": epochs, "threshold": threshold,
-        "chance": 1 / n_symbols, "distances": list(distances), "accuracy": curves, "memory_length": lengths,
+        "chance": 1 / n_symbols, "seeds": list(seeds), "distances": list(distances),
+        "accuracy": curves, "accuracy_per_seed": per_seed, "memory_length": lengths,
+        "memory_length_per_seed": {
+            cell: [memory_length(distances, acc, threshold) for acc in per_seed[cell]] for cell in CELLS
+        },
     }
     return write_outputs(out_dir, NAME, fig, numbers, quick=quick, seed=seed)

@@ -16,6 +16,7 @@ from forecast.lectures.common import accuracy, fit_classifier, make_network, new
 from forecast.lectures.tasks import increasing_task, permute_steps
 
 NAME = "order-sensitivity"
+COLORS = {"additive": "tab:gray", "rnn": "tab:red"}
 
 
 class AdditiveState(nn.Module):
@@ -75,10 +76,10 @@ def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
             "max_output_change_when_permuted_at_init": change_init,
             "loss_per_epoch": history,
         }
-        ax_loss.plot(range(1, epochs + 1), history, label=labels[name])
+        ax_loss.plot(range(1, epochs + 1), history, color=COLORS[name], label=labels[name])
     names = list(models)
     accs = [numbers["models"][m]["test_accuracy"] for m in names]
-    ax_acc.bar([labels[m].split("  ")[0] for m in names], accs, color=["tab:gray", "tab:red"])
+    ax_acc.bar([labels[m].split("  ")[0] for m in names], accs, color=[COLORS[m] for m in names])
     ax_acc.axhline(0.5, color="k", ls="--", lw=1, label="chance")
     for i, acc in enumerate(accs):
         ax_acc.text(i, acc + 0.02, f"{acc:.2f}", ha="center")
