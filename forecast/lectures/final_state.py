@@ -102,7 +102,7 @@ def compare(data: PreparedData, cells: tuple[str, ...], *, hidden: int, epochs: 
 def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
     """Compare the RNN head, Ridge on its final state and Ridge on lags on weather and stock returns."""
     hidden = 32
-    cells, epochs = (("lstm",), 2) if quick else (("rnn", "gru", "lstm"), 20)
+    cells, epochs = (("lstm",), 2) if quick else (("rnn", "gru", "lstm"), 50)
     results = {}
     for name, (frame, spec, persistence) in problems(quick).items():
         results[name] = compare(prepare(frame, spec), cells, hidden=hidden, epochs=epochs, seed=seed,
