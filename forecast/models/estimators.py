@@ -61,6 +61,9 @@ class RNNForecaster(Forecaster):
     window) and forecasts from the last step; head="direct" trains only from the final state and can use
     known-future covariates. task="quantile" adds prediction intervals (pinball loss);
     task="direction" classifies whether the next value is above the origin's (forecast = P(up)).
+    Series shorter than lookback + horizon are skipped (listed in `skipped_series_`); with
+    min_lookback=m, windows with only m..lookback-1 rows of history are used too, left-padded and packed
+    so the RNN never reads the padding.
     """
 
     _parameter_constraints: dict = {
@@ -87,6 +90,7 @@ class RNNForecaster(Forecaster):
         "per_series_scaling": ["boolean"],
         "target_transform": [StrOptions(set(TARGET_TRANSFORMS))],
         "series_embedding_dim": [Interval(Integral, 0, None, closed="left")],
+        "min_lookback": [Interval(Integral, 1, None, closed="left"), None],
         "seed": [Interval(Integral, 0, None, closed="left")],
         "accelerator": [str],
         "devices": [Interval(Integral, 1, None, closed="left"), str],
@@ -120,6 +124,7 @@ class RNNForecaster(Forecaster):
         per_series_scaling: bool = False,
         target_transform: str = "none",
         series_embedding_dim: int = 0,
+        min_lookback: int | None = None,
         seed: int = 0,
         accelerator: str = "cpu",
         devices: int | str = 1,
@@ -149,6 +154,7 @@ class RNNForecaster(Forecaster):
         self.per_series_scaling = per_series_scaling
         self.target_transform = target_transform
         self.series_embedding_dim = series_embedding_dim
+        self.min_lookback = min_lookback
         self.seed = seed
         self.accelerator = accelerator
         self.devices = devices
@@ -156,8 +162,13 @@ class RNNForecaster(Forecaster):
         self.progress_bar = progress_bar
 
     # -- data preparation (shared by fit and predict) --------------------------------------------------
-    def _prepare(self, frame: pd.DataFrame, *, future_steps: int, source: str) -> tuple[Panel, np.ndarray]:
-        """Panel with the target transformed and every column scaled, plus the raw target values [T, n_t]."""
+    def _prepare(
+        self, frame: pd.DataFrame, *, future_steps: int, source: str, fit_val_size: float | None = None
+    ) -> tuple[Panel, np.ndarray]:
+        """Panel with the target transformed and every column scaled, plus the raw target values [T, n_t].
+
+        fit_val_size is given only while fitting: the split is made and the scaler fit on its training rows.
+        """
         spec = self.spec_
         panel = build_panel(frame, spec, vocabularies=self.vocabularies_, future_steps=future_steps, source=source)
         target_idx = panel.column_index(spec.targets)
@@ -166,8 +177,8 @@ class RNNForecaster(Forecaster):
         if self.target_transform != "none":
             for k, col in enumerate(target_idx):
                 values[:, col] = transform_target(raw_target[:, k], panel.offsets, self.target_transform)
-        if not hasattr(self, "scaler_"):  # fitting: scaler learned from the training rows only
-            split = time_split(panel, val_size=float(self.val_size), test_size=0.0)
+        if fit_val_size is not None:  # fitting: scaler learned from the training rows only
+            split = time_split(panel, val_size=fit_val_size, test_size=0.0)
             train_rows = split.train_rows(panel) & np.isfinite(values).all(axis=1)
             self.split_ = split
             self.scaler_ = ColumnScaler(self.scaler, self.per_series_scaling).fit(
@@ -186,6 +197,10 @@ class RNNForecaster(Forecaster):
         """[S] index of each panel series among the training series, -1 for a series not seen in training."""
         known = {sid: k for k, sid in enumerate(self.series_ids_)}
         return np.array([known.get(None if sid is None else str(sid), -1) for sid in panel.series], dtype=np.int64)
+
+    def _min_lookback(self) -> int | None:
+        """Shortest history a window may have (left-padded, packed for the RNN); None: full lookback only."""
+        return None if self.min_lookback is None else min(int(self.min_lookback), self.spec_.lookback)
 
     def _network_config(self, windows: Windows) -> NetworkConfig:
         spec = self.spec_
@@ -207,14 +222,25 @@ class RNNForecaster(Forecaster):
         )
 
     # -- fit / predict ------------------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame, spec: WindowSpec, *, callbacks: list | None = None) -> RNNForecaster:
-        """Train on `frame` (time-indexed; long frames need spec.id_col). Returns self."""
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        spec: WindowSpec,
+        *,
+        val_frame: pd.DataFrame | None = None,
+        callbacks: list | None = None,
+    ) -> RNNForecaster:
+        """Train on `frame` (time-indexed; long frames need spec.id_col). Returns self.
+
+        val_frame: optional validation data (history included): its windows whose targets lie after the
+            end of each series in `frame` are used for validation instead of holding out `val_size`
+            of `frame`. Used by sweeps, so every family is validated on the same rows.
+        callbacks: extra Lightning callbacks (e.g. an Optuna pruning callback watching "val_loss").
+        """
         self._validate_params()
         spec = self._check_spec(spec)
         if self.task == "direction" and (spec.horizon != 1 or len(spec.targets) != 1):
             raise InputError("task='direction' forecasts one step of one target; use horizon=1 and one target")
-        for attr in ("scaler_", "split_"):
-            self.__dict__.pop(attr, None)
         started = time.perf_counter()
         self.spec_ = spec
         self.vocabularies_ = fit_vocabularies(frame, spec.categorical)
@@ -222,9 +248,14 @@ class RNNForecaster(Forecaster):
         self.series_ids_ = (
             [str(s) for s in pd.factorize(frame[spec.id_col], sort=True)[1]] if spec.id_col else [None]
         )
-        panel, _ = self._prepare(frame, future_steps=0, source="training frame")
-        train = self.split_.windows(panel, spec, "train")
-        val = self.split_.windows(panel, spec, "val") if self.val_size > 0 else None
+        held_out = 0.0 if val_frame is not None else float(self.val_size)
+        panel, _ = self._prepare(frame, future_steps=0, source="training frame", fit_val_size=held_out)
+        short = {"min_lookback": self._min_lookback()}
+        train = self.split_.windows(panel, spec, "train", **short)
+        if val_frame is not None:
+            val = self._windows_after(val_frame, panel, **short)
+        else:
+            val = self.split_.windows(panel, spec, "val", **short) if self.val_size > 0 else None
         if len(train) == 0:
             raise InputError(
                 f"no training windows: every series is shorter than lookback + horizon "
@@ -281,6 +312,18 @@ class RNNForecaster(Forecaster):
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
+    def _windows_after(self, val_frame: pd.DataFrame, train_panel: Panel, **window_options) -> Windows:
+        """Windows of `val_frame` whose targets lie after the last training timestamp of their series."""
+        val_panel, _ = self._prepare(val_frame, future_steps=0, source="validation frame")
+        last_train = {sid: train_panel.times[train_panel.offsets[k + 1] - 1]
+                      for k, sid in enumerate(train_panel.series)}
+        first_target = np.array([
+            np.searchsorted(val_panel.times[o:o + n], last_train.get(sid, np.datetime64("NaT")), side="right")
+            if sid in last_train else n
+            for sid, o, n in zip(val_panel.series, val_panel.offsets[:-1], val_panel.n_observed, strict=True)
+        ], dtype=np.int64)
+        return make_windows(val_panel, self.spec_, first_target=first_target, **window_options)
+
     def check_columns(self, frame: pd.DataFrame, source: str = "frame") -> None:
         """Fail with the list of differences if `frame` lacks the columns the model was trained on."""
         needed = list(self.feature_names_in_) + ([self.spec_.id_col] if self.spec_.id_col else [])
@@ -302,9 +345,9 @@ class RNNForecaster(Forecaster):
         spec = self.spec_
         self.check_columns(frame)
         panel, raw_target = self._prepare(frame, future_steps=spec.horizon, source="prediction frame")
-        windows = make_windows(panel, spec, require_targets=False)
+        windows = make_windows(panel, spec, require_targets=False, min_lookback=self._min_lookback())
         chosen = select_origins(panel, windows.origins, origin)
-        windows = Windows(panel, spec, chosen, windows.skipped)
+        windows = Windows(panel, spec, chosen, windows.skipped, windows.min_lookback)
         values = self._forward(windows, batch_size)  # [N, H, T, Q] scaled / [N, 1, 1, 1] probability
         if self.task != "direction":
             series_rows = self._scaler_rows(panel)[windows.origins]
@@ -318,8 +361,8 @@ class RNNForecaster(Forecaster):
             panel, spec, windows.origins, values,
             quantiles=tuple(self.quantiles) if self.task == "quantile" else (),
         )
-        last_window = select_origins(panel, make_windows(panel, spec, require_targets=False,
-                                                         require_finite=False).origins, "last")
+        last_window = select_origins(panel, make_windows(panel, spec, require_targets=False, require_finite=False,
+                                                         min_lookback=self._min_lookback()).origins, "last")
         short = set(windows.skipped)
         with_gaps = set(np.asarray(panel.series, dtype=object)[
             np.searchsorted(panel.offsets, np.setdiff1d(last_window, windows.origins), side="right") - 1
@@ -337,7 +380,7 @@ class RNNForecaster(Forecaster):
             batch = {k: torch.from_numpy(v) for k, v in windows.batch(idx).items() if k != "y"}
             batch["series"] = torch.from_numpy(to_training[batch["series"].numpy()])
             y = net.forecast(batch["x"], series=batch["series"], codes=batch.get("codes"),
-                             future=batch.get("future"))
+                             future=batch.get("future"), lengths=batch.get("lengths"))
             if self.task == "direction":
                 y = torch.softmax(y, dim=-1)[:, 1].reshape(-1, 1, 1, 1)  # [B, 2] -> [B, 1, 1, 1] P(up)
             outs.append(y.float().numpy())

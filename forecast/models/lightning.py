@@ -11,6 +11,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from forecast.data.padding import padding_mask
 from forecast.errors import TrainingError
 from forecast.models.networks import RecurrentNetwork
 
@@ -65,12 +66,17 @@ class ForecastModule(L.LightningModule):
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         net = self.network
         x, y = batch["x"], batch["y"]
-        pred, _ = net(x, series=batch.get("series"), codes=batch.get("codes"), future=batch.get("future"))
+        lengths = batch.get("lengths")  # [B] real rows of left-padded short windows, or None
+        pred, _ = net(x, series=batch.get("series"), codes=batch.get("codes"), future=batch.get("future"),
+                      lengths=lengths)
         if self.task == "direction":
             label = (y[:, 0, 0] > x[:, -1, 0]).long()  # next value above the origin's value -> class 1
             return F.cross_entropy(pred, label)
         if net.config.head == "transducer":
             target = transducer_targets(x, y, net.config.n_targets, net.config.horizon)  # [B, L, H, T]
+            if lengths is not None:  # only real positions carry a loss: [B, L, ...] -> [N_real, ...]
+                real = padding_mask(lengths, x.shape[1])
+                pred, target = pred[real], target[real]
         else:
             target = y  # [B, H, T]
         if self.task == "quantile":
@@ -96,7 +102,8 @@ class ForecastModule(L.LightningModule):
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self.network.forecast(
-            batch["x"], series=batch.get("series"), codes=batch.get("codes"), future=batch.get("future")
+            batch["x"], series=batch.get("series"), codes=batch.get("codes"), future=batch.get("future"),
+            lengths=batch.get("lengths"),
         )
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:

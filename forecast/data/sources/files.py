@@ -18,7 +18,7 @@ import pandas as pd
 from forecast.errors import DataWarning, InputError
 
 TIME_NAMES = ("date", "timestamp", "time", "datetime", "ds")
-MISSING_POLICIES = ("error", "drop", "ffill", "interpolate")
+MISSING_POLICIES = ("error", "drop", "ffill", "interpolate", "keep")
 # A text column is "numeric-looking" when at least this share of its non-empty values parse as numbers.
 NUMERIC_SHARE = 0.5
 _ZONE_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})$"
@@ -202,6 +202,8 @@ def _coerce_numeric(frame: pd.DataFrame, path: Path, skip: set[str]) -> pd.DataF
 def _apply_missing(frame: pd.DataFrame, path: Path, missing: str, id_col: str | None,
                    codes: np.ndarray) -> pd.DataFrame:
     """Apply the caller's missing-value policy; never fill without being asked (and a warning saying so)."""
+    if missing == "keep":  # the caller handles holes itself (batch prediction skips or fills per series)
+        return frame
     values = [c for c in frame.columns if c != id_col]
     holes = frame[values].isna()
     n_holes = int(holes.to_numpy().sum())
@@ -296,7 +298,8 @@ def load_table(
 
     Zoned timestamps become UTC; naive ones stay naive. `missing` is the policy for empty cells: "error"
     (default), "drop" rows, "ffill" within each series, or "interpolate" linearly in time inside each series
-    (edges that cannot be filled are dropped). Every fill or drop is announced with a DataWarning.
+    (edges that cannot be filled are dropped), or "keep" them as NaN for the caller to handle. Every fill or
+    drop is announced with a DataWarning.
     """
     if missing not in MISSING_POLICIES:
         raise InputError(f"missing={missing!r} is not one of {', '.join(MISSING_POLICIES)}")
