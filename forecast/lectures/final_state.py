@@ -8,6 +8,10 @@ we compare, by test MAE in the data's units:
   - persistence (the last observed value; zero for returns) as the floor to beat.
 Model selection uses the validation windows only: the network keeps the weights of its best validation
 epoch, Ridge's alpha is the one with the lowest validation MAE (Ridge is fit on training windows only).
+
+The head and the Ridge read the *same* trained network (its state via `RecurrentNetwork.final_state`), so
+the comparison isolates the readout. For state features in a scikit-learn pipeline, use
+`forecast.models.state_features.RNNStateFeatures`, which trains its own encoder.
 """
 
 from __future__ import annotations
