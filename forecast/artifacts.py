@@ -24,6 +24,13 @@ WEIGHTS, METADATA = "weights.safetensors", "model.json"
 # Class name in model.json -> "module:attribute". Only these classes can be loaded.
 LOADABLE = {
     "RNNForecaster": "forecast.models.estimators:RNNForecaster",
+    "Naive": "forecast.models.naive:Naive",
+    "SeasonalNaive": "forecast.models.naive:SeasonalNaive",
+    "Drift": "forecast.models.naive:Drift",
+    "MovingAverage": "forecast.models.naive:MovingAverage",
+    "HistoricalMean": "forecast.models.naive:HistoricalMean",
+    "LagRegressor": "forecast.models.lagged:LagRegressor",  # linear estimators only (coefficients)
+    "StatePipelineForecaster": "forecast.models.state_features:StatePipelineForecaster",
 }
 
 

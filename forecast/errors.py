@@ -15,3 +15,7 @@ class DataSourceError(ForecastError):
 
 class TrainingError(ForecastError):
     """Training diverged or could not run (e.g. a NaN loss)."""
+
+
+class DataWarning(UserWarning):
+    """Data was usable but not clean: rows sorted, values filled or dropped, gaps, stale cache, partial download."""

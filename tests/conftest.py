@@ -43,6 +43,19 @@ def _guarded_getaddrinfo(original):
     return getaddrinfo
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread_per_test_process():
+    """Tiny models run fastest on one thread, and tests never fight each other for the cores."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1):
+        yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def seattle():
     """The bundled Seattle daily weather frame."""

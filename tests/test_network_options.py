@@ -61,3 +61,14 @@ def test_defaults_leave_the_network_unchanged():
     net = _net()
     assert net.skip is None and net.config.normalize == "none"
     assert not any(name.startswith("skip") for name in net.state_dict())  # old artifacts still load
+
+
+def test_padding_does_not_leak_into_the_skip_or_the_normalization():
+    # Left-padded windows (short histories): whatever the padding rows hold, the forecast is the same.
+    net = _net(normalize="last", skip="linear")
+    x = torch.randn(2, 6, 3)
+    lengths = torch.tensor([4, 6])
+    noisy = x.clone()
+    noisy[0, :2] = 99.0  # the two padding rows of window 0
+    with torch.no_grad():
+        torch.testing.assert_close(net.forecast(noisy, lengths=lengths), net.forecast(x, lengths=lengths))

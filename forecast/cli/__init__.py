@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 import traceback
 
 from forecast.errors import ForecastError, InputError
 
-# Subcommand modules, in the order `forecast --help` lists them.
-COMMANDS = ("datasets", "demo", "benchmark")
+# Subcommands are the modules of this package that define `register`; `forecast --help` lists them in
+# this order, then any others alphabetically.
+ORDER = ("datasets", "fetch", "fit", "predict", "backtest", "sweep", "demo", "experiment", "benchmark")
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -26,9 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in command_names():
         importlib.import_module(f"forecast.cli.{name}").register(sub)
     return parser
+
+
+def command_names() -> list[str]:
+    """Names of the subcommand modules in this package, in help order."""
+    found = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_") and m.name != "common"]
+    rank = {name: k for k, name in enumerate(ORDER)}
+    return sorted(found, key=lambda name: (rank.get(name, len(ORDER)), name))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except ForecastError as exc:
         _report(exc, args.debug)
         code = EXIT_FAILURE
-    except Exception as exc:
+    except Exception as exc:  # the one place that turns any failure into an exit code
         _report(exc, args.debug)
         code = EXIT_FAILURE
     return code

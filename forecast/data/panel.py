@@ -6,6 +6,7 @@ series starts. Windows are later taken as strided views of this array, so it is 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,12 +16,13 @@ import pandas as pd
 from forecast.config import WindowSpec
 from forecast.errors import InputError
 
-# Calendar features as (name, function of a DatetimeIndex -> values, period).
+# Calendar features as name -> function of a (local wall-clock) DatetimeIndex -> (position, period).
+# Day of year is divided by that year's length, so December 31 and January 1 are neighbours every year.
 _CALENDAR = {
-    "dayofweek": (lambda idx: idx.dayofweek, 7.0),
-    "dayofyear": (lambda idx: idx.dayofyear - 1, 366.0),
-    "hour": (lambda idx: idx.hour, 24.0),
-    "month": (lambda idx: idx.month - 1, 12.0),
+    "dayofweek": lambda idx: (idx.day_of_week, 7.0),
+    "dayofyear": lambda idx: (idx.day_of_year - 1, np.where(idx.is_leap_year, 366.0, 365.0)),
+    "hour": lambda idx: (idx.hour, 24.0),
+    "month": lambda idx: (idx.month - 1, 12.0),
 }
 
 
@@ -28,7 +30,7 @@ _CALENDAR = {
 class Panel:
     """Series stacked end to end.
 
-    values: [T, F] float32, columns `columns` (numeric inputs, then calendar sin/cos pairs).
+    values: [T, F] float32, row-major, columns `columns` (numeric inputs, then calendar sin/cos pairs).
     codes: [T, C] int64 codes of categorical columns (0 = unseen category).
     times: [T] datetime64 timestamps.
     offsets: [S+1] row where each series starts; series s is rows offsets[s]:offsets[s+1].
@@ -76,11 +78,15 @@ def calendar_columns(calendar: Sequence[str]) -> tuple[str, ...]:
 
 
 def calendar_values(times: pd.DatetimeIndex, calendar: Sequence[str]) -> np.ndarray:
-    """[T, 2*len(calendar)] sine/cosine encodings of calendar features (known in advance)."""
+    """[T, 2*len(calendar)] sine/cosine encodings of calendar features (known in advance).
+
+    `times` should be local wall-clock times (a tz-aware index is read in its own zone): hour 0 of a
+    New York series is midnight in New York, not in UTC.
+    """
     out = np.empty((len(times), 2 * len(calendar)), dtype=np.float32)
     for k, name in enumerate(calendar):
-        fn, period = _CALENDAR[name]
-        angle = 2 * np.pi * np.asarray(fn(times), dtype=np.float64) / period
+        position, period = _CALENDAR[name](times)
+        angle = 2 * np.pi * np.asarray(position, dtype=np.float64) / period
         out[:, 2 * k] = np.sin(angle)
         out[:, 2 * k + 1] = np.cos(angle)
     return out
@@ -122,6 +128,10 @@ def build_panel(
     index = frame.index
     tz = str(index.tz) if index.tz is not None else None
     if spec.id_col:
+        missing_id = frame[spec.id_col].isna().to_numpy()
+        if missing_id.any():
+            row = int(np.flatnonzero(missing_id)[0]) + 1
+            raise InputError(f"{source}: series id column {spec.id_col!r} is empty at row {row}; fill or drop it")
         ids = frame[spec.id_col].to_numpy()
         order = np.lexsort((index.asi8, pd.factorize(ids, sort=True)[0]))
         if not np.array_equal(order, np.arange(len(order))):
@@ -137,9 +147,13 @@ def build_panel(
     times = (index.tz_convert("UTC").tz_localize(None) if tz else index).to_numpy(dtype="datetime64[ns]")
     _check_times(times, offsets, series_list, source)
 
-    numeric = frame[list(spec.numeric_inputs)].to_numpy(dtype=np.float32)
-    cal = calendar_values(pd.DatetimeIndex(times), spec.calendar) if spec.calendar else None
-    values = numeric if cal is None else np.concatenate([numeric, cal], axis=1)  # [T, F_num + 2*K_cal]
+    # The panel's one array, row-major so that every window is one contiguous block (pandas hands out
+    # column-major, read-only views of its blocks): [T, F_num] numeric + [T, 2*K_cal] calendar sin/cos.
+    n_numeric = len(spec.numeric_inputs)
+    values = np.empty((len(frame), n_numeric + 2 * len(spec.calendar)), dtype=np.float32)
+    values[:, :n_numeric] = frame[list(spec.numeric_inputs)].to_numpy(dtype=np.float32)
+    if spec.calendar:
+        values[:, n_numeric:] = calendar_values(index, spec.calendar)  # local time, not UTC
     codes = _encode(frame, spec.categorical, vocabularies)
     columns = (*spec.numeric_inputs, *calendar_columns(spec.calendar))
     panel = Panel(values, columns, codes, spec.categorical, times, offsets, series_list,
@@ -173,8 +187,8 @@ def _encode(frame: pd.DataFrame, columns: Sequence[str], vocabularies: dict[str,
         vocab = (vocabularies or {}).get(col)
         if vocab is None:
             raise InputError(f"no vocabulary for categorical column {col!r}; fit a vocabulary on training data")
-        cat = pd.Categorical(frame[col].astype("string"), categories=vocab)
-        codes[:, k] = cat.codes.astype(np.int64) + 1  # -1 (unseen or missing) -> 0
+        position = pd.Index(vocab, dtype="string").get_indexer(frame[col].astype("string"))
+        codes[:, k] = position + 1  # -1 (unseen or missing) -> 0
     return codes
 
 
@@ -186,7 +200,11 @@ def fit_vocabularies(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, l
 
 
 def infer_step(times: np.ndarray, offsets: np.ndarray) -> tuple[str, np.timedelta64]:
-    """The series' time step: ('business', 1 day) for trading-day data, else ('fixed', modal step)."""
+    """The series' time step: ('business', 1 day) for trading-day data, else ('fixed', modal step).
+
+    `times` are wall-clock times. Trading-day data: the modal step is one day, every row is a weekday
+    and some steps are longer (weekends), so the next rows are the next weekdays (holidays are not known).
+    """
     diffs = np.diff(times)
     inside = np.ones(len(diffs), dtype=bool)
     inside[offsets[1:-1] - 1] = False
@@ -197,15 +215,73 @@ def infer_step(times: np.ndarray, offsets: np.ndarray) -> tuple[str, np.timedelt
     modal = values[np.argmax(counts)]
     day = np.timedelta64(1, "D")
     if modal == day:
-        weekdays = pd.DatetimeIndex(times).dayofweek
+        weekdays = pd.DatetimeIndex(times).day_of_week
         if (weekdays < 5).all() and np.any(diffs > day):
             return "business", day
     return "fixed", modal
 
 
+def future_timestamps(panel: Panel, steps: int) -> np.ndarray:
+    """[S, steps] UTC-naive timestamps of the `steps` rows after each series' last row.
+
+    Business-day and whole-day steps are taken on the local wall clock (a daily series keeps its time of
+    day across daylight-saving changes and weekends); monthly, quarterly and yearly series follow their
+    calendar frequency (pandas' inferred one); shorter steps are taken in absolute time.
+    """
+    wall = _wall_clock(panel.times, panel.tz)
+    kind, step = infer_step(wall, panel.offsets)
+    last = panel.times[panel.offsets[1:] - 1]  # [S] UTC-naive
+    last_wall = wall[panel.offsets[1:] - 1]  # [S] local wall clock
+    ahead = np.arange(1, steps + 1)
+    day = np.timedelta64(1, "D")
+    if kind == "business":
+        date = last_wall.astype("datetime64[D]")
+        days = np.busday_offset(date[:, None], ahead[None, :], roll="forward")  # [S, steps]
+        out = days.astype("datetime64[ns]") + (last_wall - date)[:, None]  # keep the time of day
+    elif step >= 28 * day and (calendar_steps := _calendar_steps(wall, panel.offsets, last_wall, steps)) is not None:
+        out = calendar_steps  # months, quarters, years: lengths vary, so step the calendar, not a timedelta
+    elif panel.tz and step % day == np.timedelta64(0, "ns"):
+        out = last_wall[:, None] + step * ahead[None, :]
+    else:
+        return (last[:, None] + step * ahead[None, :]).astype("datetime64[ns]")
+    if not panel.tz:
+        return out.astype("datetime64[ns]")
+    local = pd.DatetimeIndex(out.ravel()).tz_localize(
+        panel.tz, ambiguous=np.ones(out.size, dtype=bool), nonexistent="shift_forward"
+    )
+    return local.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]").reshape(out.shape)
+
+
+def _calendar_steps(wall: np.ndarray, offsets: np.ndarray, last_wall: np.ndarray, steps: int) -> np.ndarray | None:
+    """[S, steps] next wall-clock times of monthly/quarterly/yearly series (pandas' inferred frequency of the
+    longest series), or None when no such frequency is found."""
+    longest = int(np.argmax(np.diff(offsets)))
+    rows = wall[offsets[longest]:offsets[longest + 1]]
+    if len(rows) < 3:
+        return None
+    try:
+        with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset; to_offset takes both
+            warnings.simplefilter("ignore", DeprecationWarning)
+            freq = pd.tseries.frequencies.to_offset(pd.infer_freq(pd.DatetimeIndex(rows)))
+    except (TypeError, ValueError):
+        return None
+    if freq is None:
+        return None
+    return np.stack([
+        pd.date_range(pd.Timestamp(t), periods=steps + 1, freq=freq)[1:].to_numpy(dtype="datetime64[ns]")
+        for t in last_wall
+    ])
+
+
+def _wall_clock(times: np.ndarray, tz: str | None) -> np.ndarray:
+    """UTC-naive `times` as naive local wall-clock times of zone `tz`."""
+    if not tz:
+        return times
+    return pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(tz).tz_localize(None).to_numpy(dtype="datetime64[ns]")
+
+
 def _append_future(panel: Panel, steps: int, calendar: Sequence[str]) -> Panel:
     """Append `steps` rows per series: extrapolated timestamps, NaN values, calendar features filled in."""
-    kind, step = infer_step(panel.times, panel.offsets)
     lengths = panel.lengths
     n_series = panel.n_series
     new_lengths = lengths + steps
@@ -213,23 +289,16 @@ def _append_future(panel: Panel, steps: int, calendar: Sequence[str]) -> Panel:
     dest = np.arange(len(panel.times)) + np.repeat(np.arange(n_series) * steps, lengths)
     future = (new_offsets[1:, None] - steps + np.arange(steps)[None, :]).ravel()  # [S*steps]
 
-    last = panel.times[panel.offsets[1:] - 1]  # [S]
-    ahead = np.arange(1, steps + 1)
-    if kind == "business":
-        days = np.busday_offset(last.astype("datetime64[D]")[:, None], ahead[None, :], roll="forward")
-        future_times = days.astype("datetime64[ns]").ravel()
-    else:
-        future_times = (last[:, None] + step * ahead[None, :]).astype("datetime64[ns]").ravel()
-
     values = np.full((len(dest) + len(future), panel.values.shape[1]), np.nan, dtype=np.float32)
     values[dest] = panel.values
     times = np.empty(len(values), dtype="datetime64[ns]")
     times[dest] = panel.times
-    times[future] = future_times
-    if calendar:
-        n_cal = 2 * len(calendar)
-        values[future, -n_cal:] = calendar_values(pd.DatetimeIndex(future_times), calendar)
+    times[future] = future_timestamps(panel, steps).ravel()
     codes = np.zeros((len(values), panel.codes.shape[1]), dtype=np.int64)
     codes[dest] = panel.codes
-    return Panel(values, panel.columns, codes, panel.categorical, times, new_offsets, panel.series,
-                 panel.n_observed, panel.tz)
+    out = Panel(values, panel.columns, codes, panel.categorical, times, new_offsets, panel.series,
+                panel.n_observed, panel.tz)
+    if calendar:
+        n_cal = 2 * len(calendar)
+        values[future, -n_cal:] = calendar_values(out.timestamps(future), calendar)  # local time
+    return out

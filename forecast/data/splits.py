@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -50,11 +51,15 @@ def _keep(n: np.ndarray, size: float | int) -> np.ndarray:
 
     Fractions round like `int((1 - size) * n)`, so a 20% test split of 1,461 rows keeps 1,168 and tests 293.
     """
-    if isinstance(size, float) and not 0.0 <= size < 1.0:
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, float, np.integer, np.floating)):
         raise InputError(f"split size {size!r} must be a fraction in [0, 1) or a number of rows")
-    if isinstance(size, float):
+    if isinstance(size, (float, np.floating)):
+        if not 0.0 <= size < 1.0:
+            raise InputError(f"split size {size!r} must be a fraction in [0, 1) or a number of rows")
         return np.floor(n * (1.0 - size) + 1e-9).astype(np.int64)
-    return n - int(size)
+    if size < 0:
+        raise InputError(f"split size {size!r} must be a non-negative number of rows")
+    return (n - int(size)).astype(np.int64)
 
 
 def time_split(panel: Panel, *, val_size: float | int = 0.0, test_size: float | int = 0.2) -> Split:
@@ -91,6 +96,33 @@ def date_split(panel: Panel, *, val_start: str | pd.Timestamp | None, test_start
     return Split(train_end=train_end, val_end=val_end)
 
 
+class Fold(NamedTuple):
+    """One walk-forward fold, per-series rows: fit on [train_start, train_end), test targets in [train_end, test_end).
+
+    Unpacks as the tuple (train_start, train_end, test_end).
+    """
+
+    train_start: np.ndarray
+    train_end: np.ndarray
+    test_end: np.ndarray
+
+    def train_rows(self, panel: Panel) -> np.ndarray:
+        """[T] mask of the fold's training rows (what transforms may be fit on)."""
+        local = np.arange(len(panel.times)) - np.repeat(panel.offsets[:-1], panel.lengths)
+        return (local >= np.repeat(self.train_start, panel.lengths)) & (local < np.repeat(self.train_end, panel.lengths))
+
+    def windows(self, panel: Panel, spec: WindowSpec, part: str, **kwargs) -> Windows:
+        """Windows of `part`: "train" reads only rows [train_start, train_end); "test" forecasts targets in
+        [train_end, test_end) from inputs that may reach back into the training rows."""
+        if part == "train":
+            first, last = self.train_start + spec.lookback, self.train_end - 1
+        elif part == "test":
+            first, last = self.train_end, self.test_end - 1
+        else:
+            raise ValueError(f"part must be 'train' or 'test', got {part!r}")
+        return make_windows(panel, spec, first_target=first, last_target=last, **kwargs)
+
+
 def walk_forward(
     panel: Panel,
     spec: WindowSpec,
@@ -99,18 +131,26 @@ def walk_forward(
     test_size: float | int,
     expanding: bool = True,
     train_size: int | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Rolling-origin folds over the last `test_size` of each series.
+) -> Iterator[Fold]:
+    """Rolling-origin folds over the last `test_size` of each series, in time order.
 
-    Yields (train_start, train_end, test_end) per-series row arrays: fit on rows [train_start, train_end)
-    and forecast targets in [train_end, test_end). Expanding folds keep train_start at 0; sliding folds
-    keep `train_size` rows.
+    Each fold tests on the next block of rows and trains on everything before it (expanding) or on the
+    `train_size` rows just before it (sliding; default: the rows before the first test block). A training
+    window of a fold never reads a row of that fold's test block; the last training origin and the first
+    test origin are H rows apart.
     """
+    if not isinstance(n_folds, (int, np.integer)) or n_folds < 1:
+        raise InputError(f"n_folds must be a positive integer, got {n_folds!r}")
     n = panel.n_observed
     start = _keep(n, test_size)
+    if np.any(start < 1):
+        raise InputError("walk-forward test block leaves a series without training rows; use a smaller test_size")
+    if train_size is not None and (not isinstance(train_size, (int, np.integer)) or train_size < 1):
+        raise InputError(f"train_size must be a positive number of rows, got {train_size!r}")
+    window = start if train_size is None else np.full_like(n, int(train_size))
     test_rows = n - start
     for k in range(n_folds):
         fold_start = start + (test_rows * k) // n_folds
         fold_end = start + (test_rows * (k + 1)) // n_folds
-        train_start = np.zeros_like(n) if expanding else np.maximum(0, fold_start - (train_size or spec.lookback))
-        yield train_start, fold_start, fold_end
+        train_start = np.zeros_like(n) if expanding else np.maximum(0, fold_start - window)
+        yield Fold(train_start, fold_start, fold_end)

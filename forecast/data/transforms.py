@@ -65,19 +65,22 @@ class ColumnScaler:
     def _stats(self, series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.center_ is None:
             raise RuntimeError("ColumnScaler is not fitted")
+        if not self.per_series:  # [1, F]: broadcasts, no [T, F] copies of the statistics
+            return self.center_[:1], self.scale_[:1]
         # Series index -1 selects the pooled statistics (a series not seen in training).
-        pick = series if self.per_series else np.zeros_like(series)
-        return self.center_[pick], self.scale_[pick]
+        return self.center_[series], self.scale_[series]
 
     def transform(self, values: np.ndarray, series_of_row: np.ndarray) -> np.ndarray:
-        """[T, F] scaled copy of `values`."""
-        center, scale = self._stats(series_of_row)
-        return ((values - center) / scale).astype(np.float32)
+        """[T, F] scaled float32 copy of `values`."""
+        center, scale = self._stats(np.asarray(series_of_row))
+        out = np.subtract(values, center, dtype=np.float32)
+        out /= scale
+        return out
 
     def inverse_columns(self, scaled: np.ndarray, series: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """Undo the scaling of `columns` in `scaled` [N, ..., len(columns)], one series index per row N."""
-        center, scale = self._stats(series)  # [N, F]
-        shape = (len(series),) + (1,) * (scaled.ndim - 2) + (len(columns),)
+        center, scale = self._stats(np.asarray(series))  # [N or 1, F]
+        shape = (len(center),) + (1,) * (scaled.ndim - 2) + (len(columns),)
         return scaled * scale[:, columns].reshape(shape) + center[:, columns].reshape(shape)
 
     def to_dict(self) -> dict:

@@ -95,3 +95,30 @@ class Forecaster(BaseEstimator):
         if not isinstance(spec, WindowSpec):
             raise InputError(f"spec must be a forecast.WindowSpec, got {type(spec).__name__}")
         return spec
+
+    def check_columns(self, frame: pd.DataFrame, source: str = "frame") -> None:
+        """Fail with the list of differences if `frame` lacks columns the model was trained on, or holds
+        text where the model read numbers (extra columns are ignored)."""
+        needed = list(self.feature_names_in_) + ([self.spec_.id_col] if self.spec_.id_col else [])
+        missing = [c for c in needed if c not in frame.columns]
+        changed = [
+            f"{c} ({self.dtypes_[c]} -> {frame[c].dtype})"
+            for c in self.spec_.numeric_inputs
+            if c in frame.columns and c in self.dtypes_
+            and pd.api.types.is_numeric_dtype(frame[c]) != _numeric_dtype_name(self.dtypes_[c])
+        ]
+        if missing or changed:
+            parts = ([f"missing column(s) {missing}"] if missing else []) + (
+                [f"column(s) changed type: {', '.join(changed)}"] if changed else [])
+            raise InputError(
+                f"{source}: the columns differ from training: {'; '.join(parts)}; "
+                f"the model was trained on {needed}, the frame has {list(frame.columns)}"
+            )
+
+
+def _numeric_dtype_name(name: str) -> bool:
+    """Whether a dtype recorded by name in an artifact is numeric."""
+    try:
+        return pd.api.types.is_numeric_dtype(pd.api.types.pandas_dtype(name))
+    except TypeError:
+        return False

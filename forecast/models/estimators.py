@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import replace
 from numbers import Integral, Real
+from pathlib import Path
 
-import lightning as L
 import numpy as np
 import pandas as pd
 import torch
@@ -15,7 +14,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from forecast.config import WindowSpec
-from forecast.data.datamodule import WindowDataModule
 from forecast.data.panel import Panel, build_panel, fit_vocabularies
 from forecast.data.splits import time_split
 from forecast.data.transforms import (
@@ -26,27 +24,12 @@ from forecast.data.transforms import (
     transform_target,
 )
 from forecast.data.windows import Windows, make_windows
-from forecast.errors import InputError
+from forecast.errors import InputError, TrainingError
 from forecast.models.base import Forecaster, forecasts_frame, select_origins
-from forecast.models.lightning import LOSSES, TASKS, ForecastModule, quiet_lightning
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
+from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS
 
-
-class _KeepBest(L.Callback):
-    """Keeps the weights of the epoch with the lowest validation loss (in memory) and per-epoch history."""
-
-    def __init__(self) -> None:
-        self.best_loss = float("inf")
-        self.best_state: dict | None = None
-        self.history: list[dict[str, float]] = []
-
-    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k in ("train_loss", "val_loss")}
-        self.history.append({"epoch": trainer.current_epoch, **metrics})
-        val = metrics.get("val_loss")
-        if val is not None and val < self.best_loss:
-            self.best_loss = val
-            self.best_state = copy.deepcopy(module.network.state_dict())
+LAST_CHECKPOINT = "last.ckpt"
 
 
 class RNNForecaster(Forecaster):
@@ -60,7 +43,23 @@ class RNNForecaster(Forecaster):
     head="transducer" trains on the next-H targets of *every* input step (more training signal per
     window) and forecasts from the last step; head="direct" trains only from the final state and can use
     known-future covariates. task="quantile" adds prediction intervals (pinball loss);
-    task="direction" classifies whether the next value is above the origin's (forecast = P(up)).
+    task="direction" classifies whether the next value is above the origin's (forecast = P(up));
+    task="event" classifies whether the next value exceeds `event_threshold`, in the target's original
+    units (e.g. precipitation > 0: rain; forecast = P(event)).
+    Series shorter than lookback + horizon are skipped (listed in `skipped_series_`); with
+    min_lookback=m, windows with only m..lookback-1 rows of history are used too, left-padded and packed
+    so the RNN never reads the padding.
+
+    checkpoint_dir: where Lightning writes `last.ckpt` after every epoch; a later fit with the same folder
+    resumes from it (weights, optimizer, epoch, best epoch so far) and trains up to `max_epochs`, ending
+    exactly where an uninterrupted fit would.
+    progress_bar: on for interactive use; turn it off in tests and sweeps.
+
+    Attributes after fit: network_ (the trained RecurrentNetwork, on the CPU), network_config_, spec_,
+    scaler_, vocabularies_, series_ids_, split_; history_ (per epoch: train_loss, val_loss, grad_norm,
+    grad_norm_max, lr); grad_norms_ (total gradient norm of every optimizer step, before clipping);
+    best_val_loss_ (its weights are the ones kept), n_epochs_, n_train_windows_, n_val_windows_,
+    skipped_series_, fit_seconds_.
     """
 
     _parameter_constraints: dict = {
@@ -72,6 +71,7 @@ class RNNForecaster(Forecaster):
         "head": [StrOptions({"direct", "transducer"})],
         "task": [StrOptions(set(TASKS))],
         "quantiles": ["array-like"],
+        "event_threshold": [Real, None],
         "loss": [StrOptions(set(LOSSES))],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -87,11 +87,13 @@ class RNNForecaster(Forecaster):
         "per_series_scaling": ["boolean"],
         "target_transform": [StrOptions(set(TARGET_TRANSFORMS))],
         "series_embedding_dim": [Interval(Integral, 0, None, closed="left")],
+        "min_lookback": [Interval(Integral, 1, None, closed="left"), None],
         "seed": [Interval(Integral, 0, None, closed="left")],
         "accelerator": [str],
         "devices": [Interval(Integral, 1, None, closed="left"), str],
         "precision": [str, Integral],
         "progress_bar": ["boolean"],
+        "checkpoint_dir": [str, Path, None],
     }
 
     def __init__(
@@ -105,6 +107,7 @@ class RNNForecaster(Forecaster):
         head: str = "transducer",
         task: str = "regression",
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        event_threshold: float | None = None,
         loss: str = "mse",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -120,11 +123,13 @@ class RNNForecaster(Forecaster):
         per_series_scaling: bool = False,
         target_transform: str = "none",
         series_embedding_dim: int = 0,
+        min_lookback: int | None = None,
         seed: int = 0,
         accelerator: str = "cpu",
         devices: int | str = 1,
         precision: str | int = "32-true",
         progress_bar: bool = True,
+        checkpoint_dir: str | Path | None = None,
     ) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
@@ -134,6 +139,7 @@ class RNNForecaster(Forecaster):
         self.head = head
         self.task = task
         self.quantiles = quantiles
+        self.event_threshold = event_threshold
         self.loss = loss
         self.lr = lr
         self.weight_decay = weight_decay
@@ -149,25 +155,36 @@ class RNNForecaster(Forecaster):
         self.per_series_scaling = per_series_scaling
         self.target_transform = target_transform
         self.series_embedding_dim = series_embedding_dim
+        self.min_lookback = min_lookback
         self.seed = seed
         self.accelerator = accelerator
         self.devices = devices
         self.precision = precision
         self.progress_bar = progress_bar
+        self.checkpoint_dir = checkpoint_dir
 
     # -- data preparation (shared by fit and predict) --------------------------------------------------
-    def _prepare(self, frame: pd.DataFrame, *, future_steps: int, source: str) -> tuple[Panel, np.ndarray]:
-        """Panel with the target transformed and every column scaled, plus the raw target values [T, n_t]."""
+    def _prepare(
+        self, frame: pd.DataFrame, *, future_steps: int, source: str, fit_val_size: float | None = None,
+        future: pd.DataFrame | None = None,
+    ) -> tuple[Panel, np.ndarray]:
+        """Panel with the target transformed and every column scaled, plus the raw target values [T, n_t].
+
+        fit_val_size is given only while fitting: the split is made and the scaler fit on its training rows.
+        `future` fills the known-future columns of the rows appended after each series (prediction only).
+        """
         spec = self.spec_
         panel = build_panel(frame, spec, vocabularies=self.vocabularies_, future_steps=future_steps, source=source)
         target_idx = panel.column_index(spec.targets)
         raw_target = panel.values[:, target_idx].astype(np.float64)
         values = panel.values.copy()
+        if future is not None:
+            self._fill_future(panel, values, future)
         if self.target_transform != "none":
             for k, col in enumerate(target_idx):
                 values[:, col] = transform_target(raw_target[:, k], panel.offsets, self.target_transform)
-        if not hasattr(self, "scaler_"):  # fitting: scaler learned from the training rows only
-            split = time_split(panel, val_size=float(self.val_size), test_size=0.0)
+        if fit_val_size is not None:  # fitting: scaler learned from the training rows only
+            split = time_split(panel, val_size=fit_val_size, test_size=0.0)
             train_rows = split.train_rows(panel) & np.isfinite(values).all(axis=1)
             self.split_ = split
             self.scaler_ = ColumnScaler(self.scaler, self.per_series_scaling).fit(
@@ -175,6 +192,60 @@ class RNNForecaster(Forecaster):
             )
         scaled = self.scaler_.transform(values, self._scaler_rows(panel))
         return replace(panel, values=scaled), raw_target
+
+    def _restrict_vocabularies(self, panel: Panel, train_rows: np.ndarray) -> Panel:
+        """Keep only the categories seen in training rows (like the scalers); the rest map to code 0, "unseen"."""
+        if not panel.codes.shape[1]:
+            return panel
+        codes = panel.codes.copy()
+        for k, col in enumerate(self.spec_.categorical):
+            vocab = self.vocabularies_[col]
+            seen = np.zeros(len(vocab) + 1, dtype=bool)
+            seen[np.unique(codes[train_rows, k])] = True
+            seen[0] = False
+            remap = np.zeros(len(vocab) + 1, dtype=np.int64)  # old code -> new code, 0 when unseen
+            remap[seen] = np.arange(1, int(seen.sum()) + 1)
+            codes[:, k] = remap[codes[:, k]]
+            self.vocabularies_[col] = [v for v, keep in zip(vocab, seen[1:], strict=True) if keep]
+        return replace(panel, codes=codes)
+
+    def _fill_future(self, panel: Panel, values: np.ndarray, future: pd.DataFrame) -> None:
+        """Write the known-future covariates of `future` into the appended rows of `values` (in place).
+
+        Rows are matched on time (and series id for panels); appended rows without a match stay NaN.
+        """
+        spec, source = self.spec_, "future frame"
+        if not spec.known_future:
+            raise InputError(f"{source}: this model has no known_future columns, so it takes no future values")
+        if not isinstance(future.index, pd.DatetimeIndex):
+            raise InputError(f"{source}: the index must be a DatetimeIndex, like the data's")
+        needed = [*spec.known_future, *([spec.id_col] if spec.id_col else [])]
+        missing = [c for c in needed if c not in future.columns]
+        if missing:
+            raise InputError(f"{source}: missing column(s) {missing}; available: {list(future.columns)}")
+        index = future.index
+        times = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
+        if spec.id_col:
+            keys = pd.MultiIndex.from_arrays([future[spec.id_col].astype(str).to_numpy(), times])
+        else:
+            keys = pd.Index(times)
+        if keys.has_duplicates:
+            raise InputError(f"{source}: repeated timestamps{' per series' if spec.id_col else ''}; keep one row each")
+        lengths = panel.lengths
+        series = panel.series_of_row()
+        local = np.arange(len(panel.times)) - np.repeat(panel.offsets[:-1], lengths)
+        rows = np.flatnonzero(local >= panel.n_observed[series])  # the appended rows
+        row_times = pd.DatetimeIndex(panel.times[rows])
+        if spec.id_col:
+            ids = np.asarray([str(s) for s in panel.series], dtype=object)[series[rows]]
+            wanted = pd.MultiIndex.from_arrays([ids, row_times])
+        else:
+            wanted = pd.Index(row_times)
+        pos = keys.get_indexer(wanted)  # [R] row of `future` for each appended row, -1 if absent
+        found = pos >= 0
+        given = future[list(spec.known_future)].to_numpy(dtype=np.float64)
+        cols = panel.column_index(spec.known_future)
+        values[np.ix_(rows[found], cols)] = given[pos[found]]
 
     def _scaler_rows(self, panel: Panel) -> np.ndarray:
         """[T] scaler row of every panel row: the training series' own, or -1 (pooled) for a new series."""
@@ -187,6 +258,10 @@ class RNNForecaster(Forecaster):
         known = {sid: k for k, sid in enumerate(self.series_ids_)}
         return np.array([known.get(None if sid is None else str(sid), -1) for sid in panel.series], dtype=np.int64)
 
+    def _min_lookback(self) -> int | None:
+        """Shortest history a window may have (left-padded, packed for the RNN); None: full lookback only."""
+        return None if self.min_lookback is None else min(int(self.min_lookback), self.spec_.lookback)
+
     def _network_config(self, windows: Windows) -> NetworkConfig:
         spec = self.spec_
         return NetworkConfig(
@@ -198,7 +273,7 @@ class RNNForecaster(Forecaster):
             num_layers=self.num_layers,
             dropout=self.dropout,
             nonlinearity=self.nonlinearity,
-            head="classify" if self.task == "direction" else self.head,
+            head="classify" if self.task in CLASSIFY_TASKS else self.head,
             n_outputs=len(self.quantiles) if self.task == "quantile" else 1,
             n_future=windows.n_future if self.head == "direct" else 0,
             n_series=len(self.series_ids_) if self.series_embedding_dim else 0,
@@ -206,15 +281,64 @@ class RNNForecaster(Forecaster):
             category_sizes=tuple(len(self.vocabularies_[c]) for c in spec.categorical),
         )
 
+    def _check_task(self, spec: WindowSpec) -> None:
+        """Checks that tie parameters to each other or to the spec (single ones are in the table)."""
+        quantiles = np.asarray(self.quantiles, dtype=np.float64)
+        if self.task == "quantile" and (
+            quantiles.ndim != 1 or not len(quantiles) or np.any((quantiles <= 0) | (quantiles >= 1))
+            or np.any(np.diff(quantiles) <= 0)
+        ):
+            raise InputError(
+                f"quantiles must be increasing values strictly between 0 and 1, got {self.quantiles!r}"
+            )
+        if self.task in CLASSIFY_TASKS and (spec.horizon != 1 or len(spec.targets) != 1):
+            raise InputError(
+                f"task={self.task!r} classifies the next value of one target; use horizon=1 and one target "
+                f"(got horizon={spec.horizon}, targets={list(spec.targets)})"
+            )
+        if self.task == "direction" and self.target_transform not in ("none", "log"):
+            raise InputError(
+                f"task='direction' compares the next value with the last one, so target_transform must be "
+                f"'none' or 'log', got {self.target_transform!r}"
+            )
+        if self.task == "event" and (self.event_threshold is None or self.target_transform != "none"):
+            raise InputError(
+                "task='event' needs event_threshold (in the target's units, e.g. 0.0 for rain) and "
+                f"target_transform='none'; got event_threshold={self.event_threshold!r}, "
+                f"target_transform={self.target_transform!r}"
+            )
+
+    def _event_thresholds(self, panel: Panel) -> tuple[float, ...]:
+        """event_threshold in the scaled units of each training series' target (indexed by series)."""
+        if self.task != "event":
+            return ()
+        col = int(panel.column_index(self.spec_.targets)[0])
+        rows = self._scaler_rows(panel)[panel.offsets[:-1]]  # [S] scaler row of each series
+        center, scale = self.scaler_._stats(rows)  # [S, F] each
+        return tuple(((self.event_threshold - center[:, col]) / scale[:, col]).tolist())
+
     # -- fit / predict ------------------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame, spec: WindowSpec, *, callbacks: list | None = None) -> RNNForecaster:
-        """Train on `frame` (time-indexed; long frames need spec.id_col). Returns self."""
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        spec: WindowSpec,
+        *,
+        val_frame: pd.DataFrame | None = None,
+        callbacks: list | None = None,
+    ) -> RNNForecaster:
+        """Train on `frame` (time-indexed; long frames need spec.id_col). Returns self.
+
+        val_frame: optional validation data (history included): its windows whose targets lie after the
+            end of each series in `frame` are used for validation instead of holding out `val_size`
+            of `frame`. Used by sweeps, so every family is validated on the same rows.
+        callbacks: extra Lightning callbacks (e.g. an Optuna pruning callback watching "val_loss").
+        """
         self._validate_params()
         spec = self._check_spec(spec)
-        if self.task == "direction" and (spec.horizon != 1 or len(spec.targets) != 1):
-            raise InputError("task='direction' forecasts one step of one target; use horizon=1 and one target")
-        for attr in ("scaler_", "split_"):
-            self.__dict__.pop(attr, None)
+        self._check_task(spec)
+        # Forget any earlier fit first, so a fit that fails leaves the model unfitted, never half-updated.
+        for attr in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, attr)
         started = time.perf_counter()
         self.spec_ = spec
         self.vocabularies_ = fit_vocabularies(frame, spec.categorical)
@@ -222,20 +346,42 @@ class RNNForecaster(Forecaster):
         self.series_ids_ = (
             [str(s) for s in pd.factorize(frame[spec.id_col], sort=True)[1]] if spec.id_col else [None]
         )
-        panel, _ = self._prepare(frame, future_steps=0, source="training frame")
-        train = self.split_.windows(panel, spec, "train")
-        val = self.split_.windows(panel, spec, "val") if self.val_size > 0 else None
+        held_out = 0.0 if val_frame is not None else float(self.val_size)
+        panel, _ = self._prepare(frame, future_steps=0, source="training frame", fit_val_size=held_out)
+        panel = self._restrict_vocabularies(panel, self.split_.train_rows(panel))
+        short = {"min_lookback": self._min_lookback()}
+        train = self.split_.windows(panel, spec, "train", **short)
+        if val_frame is not None:
+            val = self._windows_after(val_frame, panel, **short)
+        else:
+            val = self.split_.windows(panel, spec, "val", **short) if self.val_size > 0 else None
         if len(train) == 0:
             raise InputError(
                 f"no training windows: every series is shorter than lookback + horizon "
                 f"({spec.lookback} + {spec.horizon}) after holding out val_size={self.val_size}"
             )
+        has_val = val is not None and len(val) > 0
+        if not has_val and (self.patience or self.lr_schedule == "plateau"):
+            raise InputError(
+                f"patience={self.patience} and lr_schedule={self.lr_schedule!r} watch the validation loss, but "
+                f"there are no validation windows (val_size={self.val_size}); raise val_size or drop them"
+            )
         self.skipped_series_ = list(train.skipped)
+        self.n_train_windows_ = len(train)
+        self.n_val_windows_ = len(val) if val is not None else 0
         self.feature_names_in_ = np.asarray(spec.columns, dtype=object)
         self.n_features_in_ = len(spec.columns)
         self.dtypes_ = {c: str(frame[c].dtype) for c in spec.columns}
 
-        with torch.random.fork_rng(devices=[]):  # seed locally, leave the caller's RNG state alone
+        # Lightning is imported here, not at module level: loading and predicting never need it.
+        import lightning as L
+
+        from forecast.data.datamodule import WindowDataModule
+        from forecast.models.lightning import ForecastModule, KeepBestWeights, quiet_lightning
+
+        # Seed locally and leave the caller's RNG state alone (the CUDA generators too when training there).
+        cuda_devices = list(range(torch.cuda.device_count())) if self.accelerator != "cpu" else []
+        with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(self.seed)
             config = self._network_config(train)
             network = RecurrentNetwork(config)
@@ -243,13 +389,23 @@ class RNNForecaster(Forecaster):
                 network, task=self.task, loss=self.loss,
                 quantiles=tuple(self.quantiles) if self.task == "quantile" else (),
                 lr=self.lr, weight_decay=self.weight_decay, optimizer=self.optimizer,
-                lr_schedule=self.lr_schedule if (self.lr_schedule != "plateau" or val) else None,
+                lr_schedule=self.lr_schedule,
                 max_epochs=self.max_epochs,
+                event_thresholds=self._event_thresholds(panel),
             )
-            keep_best = _KeepBest()
+            keep_best = KeepBestWeights()
             trainer_callbacks: list = [keep_best, *(callbacks or [])]
-            if self.patience and val is not None and len(val):
+            if self.patience:
                 trainer_callbacks.append(L.pytorch.callbacks.EarlyStopping("val_loss", patience=self.patience))
+            resume_from = None
+            if self.checkpoint_dir is not None:
+                trainer_callbacks.append(L.pytorch.callbacks.ModelCheckpoint(
+                    dirpath=self.checkpoint_dir, save_last=True, save_top_k=0, enable_version_counter=False,
+                ))
+                last = Path(self.checkpoint_dir) / LAST_CHECKPOINT
+                resume_from = str(last) if last.is_file() else None
+            if self.progress_bar:
+                trainer_callbacks.append(L.pytorch.callbacks.TQDMProgressBar(refresh_rate=10))
             quiet_lightning()
             trainer = L.Trainer(
                 max_epochs=self.max_epochs,
@@ -260,19 +416,29 @@ class RNNForecaster(Forecaster):
                 gradient_clip_algorithm=self.gradient_clip_algorithm,
                 callbacks=trainer_callbacks,
                 logger=False,
-                enable_checkpointing=False,
+                enable_checkpointing=self.checkpoint_dir is not None,
                 enable_model_summary=False,
                 enable_progress_bar=self.progress_bar,
                 num_sanity_val_steps=0,
+                limit_val_batches=1.0 if has_val else 0,
             )
             data = WindowDataModule(
-                train=train, val=val if val is not None and len(val) else None,
+                train=train, val=val if has_val else None,
                 batch_size=self.batch_size, seed=self.seed,
             )
-            trainer.fit(module, datamodule=data)
+            try:
+                trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+            except RuntimeError as exc:
+                if resume_from is not None and "state_dict" in str(exc):
+                    raise TrainingError(
+                        f"{resume_from} was written by a different model ({str(exc).splitlines()[0]}); "
+                        "use a new checkpoint_dir or delete that file"
+                    ) from exc
+                raise
         if keep_best.best_state is not None:
             network.load_state_dict(keep_best.best_state)
-        self.network_ = network.cpu().eval()
+        # Predictions run on the CPU in float32, whatever device and precision trained the weights.
+        self.network_ = network.cpu().float().eval()
         self.network_config_ = config
         self.history_ = keep_best.history
         self.best_val_loss_ = keep_best.best_loss if keep_best.best_state is not None else None
@@ -281,32 +447,53 @@ class RNNForecaster(Forecaster):
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
-    def check_columns(self, frame: pd.DataFrame, source: str = "frame") -> None:
-        """Fail with the list of differences if `frame` lacks the columns the model was trained on."""
-        needed = list(self.feature_names_in_) + ([self.spec_.id_col] if self.spec_.id_col else [])
-        missing = [c for c in needed if c not in frame.columns]
-        if missing:
-            raise InputError(
-                f"{source}: missing column(s) {missing} that the model was trained on; "
-                f"trained on {needed}, got {list(frame.columns)}"
-            )
+    def _windows_after(self, val_frame: pd.DataFrame, train_panel: Panel, **window_options) -> Windows:
+        """Windows of `val_frame` whose targets lie after the last training timestamp of their series."""
+        val_panel, _ = self._prepare(val_frame, future_steps=0, source="validation frame")
+        last_train = {sid: train_panel.times[train_panel.offsets[k + 1] - 1]
+                      for k, sid in enumerate(train_panel.series)}
+        first_target = np.array([
+            np.searchsorted(val_panel.times[o:o + n], last_train.get(sid, np.datetime64("NaT")), side="right")
+            if sid in last_train else n
+            for sid, o, n in zip(val_panel.series, val_panel.offsets[:-1], val_panel.n_observed, strict=True)
+        ], dtype=np.int64)
+        return make_windows(val_panel, self.spec_, first_target=first_target, **window_options)
 
     def predict(self, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last",
-                batch_size: int = 4096) -> pd.DataFrame:
+                future: pd.DataFrame | None = None, batch_size: int = 4096) -> pd.DataFrame:
         """Forecasts frame for `frame`: from each series' last row ('last'), every origin ('all'), or a date.
 
-        Only rows up to each origin are read. Series too short for the lookback, or with missing values
-        in their last window, are skipped and listed in `result.attrs["skipped"]`.
+        Only rows up to each origin are read (and, for known-future columns, their next H rows). Series too
+        short for the lookback, or with missing values in their last window, are skipped and listed in
+        `result.attrs["skipped"]`. A model with known_future columns needs their values for the H rows after
+        the data: pass them as `future`, a time-indexed frame (with the id column for panels). With
+        origin="all", origins whose known-future values are missing are left out.
         """
         check_is_fitted(self, "network_")
         spec = self.spec_
         self.check_columns(frame)
-        panel, raw_target = self._prepare(frame, future_steps=spec.horizon, source="prediction frame")
-        windows = make_windows(panel, spec, require_targets=False)
+        panel, raw_target = self._prepare(frame, future_steps=spec.horizon, source="prediction frame",
+                                          future=future)
+        windows = make_windows(panel, spec, require_targets=False, min_lookback=self._min_lookback())
         chosen = select_origins(panel, windows.origins, origin)
-        windows = Windows(panel, spec, chosen, windows.skipped)
+        windows = Windows(panel, spec, chosen, windows.skipped, windows.min_lookback)
+        if spec.known_future and len(windows):
+            known = windows.future(slice(None))[:, :, : len(spec.known_future)]  # [N, H, K_known]
+            complete = np.isfinite(known).all(axis=(1, 2))
+            if origin == "all":
+                windows = windows.subset(complete)
+            elif not complete.all():
+                first = windows.origins[~complete][0]
+                raise InputError(
+                    f"prediction frame: known-future column(s) {list(spec.known_future)} have no values for the "
+                    f"{spec.horizon} row(s) after origin {panel.timestamps(np.array([first]))[0]}; pass them "
+                    "with predict(frame, future=...), a time-indexed frame holding those columns"
+                )
         values = self._forward(windows, batch_size)  # [N, H, T, Q] scaled / [N, 1, 1, 1] probability
-        if self.task != "direction":
+        if self.task == "quantile":
+            # Separate outputs may cross; sorting them (monotone rearrangement) never raises the pinball loss.
+            values = np.sort(values, axis=-1)
+        if self.task not in CLASSIFY_TASKS:
             series_rows = self._scaler_rows(panel)[windows.origins]
             values = self.scaler_.inverse_columns(values, series_rows, windows.target_idx)
             if self.target_transform != "none":
@@ -314,12 +501,14 @@ class RNNForecaster(Forecaster):
                 for k in range(values.shape[2]):
                     for q in range(values.shape[3]):
                         values[:, :, k, q] = inverse_target(values[:, :, k, q], level[:, k], self.target_transform)
+        quantiles = tuple(self.quantiles) if self.task == "quantile" else ()
         result = forecasts_frame(
-            panel, spec, windows.origins, values,
-            quantiles=tuple(self.quantiles) if self.task == "quantile" else (),
+            panel, spec, windows.origins, values, quantiles=quantiles,
+            # the point forecast is the quantile nearest the median (0.5 when it is asked for)
+            point_index=int(np.argmin(np.abs(np.asarray(quantiles) - 0.5))) if quantiles else None,
         )
-        last_window = select_origins(panel, make_windows(panel, spec, require_targets=False,
-                                                         require_finite=False).origins, "last")
+        last_window = select_origins(panel, make_windows(panel, spec, require_targets=False, require_finite=False,
+                                                         min_lookback=self._min_lookback()).origins, "last")
         short = set(windows.skipped)
         with_gaps = set(np.asarray(panel.series, dtype=object)[
             np.searchsorted(panel.offsets, np.setdiff1d(last_window, windows.origins), side="right") - 1
@@ -337,9 +526,9 @@ class RNNForecaster(Forecaster):
             batch = {k: torch.from_numpy(v) for k, v in windows.batch(idx).items() if k != "y"}
             batch["series"] = torch.from_numpy(to_training[batch["series"].numpy()])
             y = net.forecast(batch["x"], series=batch["series"], codes=batch.get("codes"),
-                             future=batch.get("future"))
-            if self.task == "direction":
-                y = torch.softmax(y, dim=-1)[:, 1].reshape(-1, 1, 1, 1)  # [B, 2] -> [B, 1, 1, 1] P(up)
+                             future=batch.get("future"), lengths=batch.get("lengths"))
+            if self.task in CLASSIFY_TASKS:
+                y = torch.softmax(y, dim=-1)[:, 1].reshape(-1, 1, 1, 1)  # [B, 2] -> [B, 1, 1, 1] P(up/event)
             outs.append(y.float().numpy())
         if not outs:
             shape = (0, self.spec_.horizon, len(self.spec_.targets), self.network_config_.n_outputs)
@@ -357,6 +546,8 @@ class RNNForecaster(Forecaster):
         check_is_fitted(self, "network_")
         params = self.get_params()
         params["quantiles"] = list(params["quantiles"])
+        if params["checkpoint_dir"] is not None:
+            params["checkpoint_dir"] = str(params["checkpoint_dir"])
         metadata = {
             "params": params,
             "spec": self.spec_.to_dict(),

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from forecast.data.padding import pack_left_padded, padding_mask, unpack_left_padded
+
 CELLS = ("rnn", "gru", "lstm")
 HEADS = ("direct", "transducer", "classify")
 SKIPS = ("none", "linear")
@@ -122,27 +124,36 @@ class RecurrentNetwork(nn.Module):
         if self.config.normalize == "none":
             return x, None
         n_targets = self.config.n_targets
-        level = x[:, -1:, :n_targets]  # [B, 1, T]; targets are the first input columns
+        level = x[:, -1:, :n_targets]  # [B, 1, T]; targets are the first input columns, the origin is the last row
         shifted = torch.cat([x[:, :, :n_targets] - level, x[:, :, n_targets:]], dim=-1)  # [B, L, T] + [B, L, F-T]
         return shifted, level
 
-    def encode(self, x: torch.Tensor, h=None, *, series=None, codes=None):
-        """Run the recurrence: [B, L, F] -> (outputs [B, L, hidden], final state h)."""
-        return self.rnn(self._rnn_inputs(x, series, codes), h)
+    def encode(self, x: torch.Tensor, h=None, *, series=None, codes=None, lengths=None):
+        """Run the recurrence: [B, L, F] -> (outputs [B, L, hidden], final state h).
 
-    def final_state(self, x: torch.Tensor, *, series=None, codes=None, include_cell: bool = False) -> torch.Tensor:
+        lengths [B]: real rows of left-padded windows (see forecast.data.padding); the padding is packed
+        away, so outputs at padded positions are zeros and h is the state after each window's origin.
+        """
+        inputs = self._rnn_inputs(x, series, codes)  # [B, L, F']
+        if lengths is None:
+            return self.rnn(inputs, h)
+        out, h = self.rnn(pack_left_padded(inputs, lengths), h)  # packed: only the real rows are read
+        return unpack_left_padded(out, x.shape[1]), h  # [B, L, hidden], real rows last
+
+    def final_state(self, x: torch.Tensor, *, series=None, codes=None, lengths=None,
+                    include_cell: bool = False) -> torch.Tensor:
         """[B, hidden] last layer's final hidden state (with the LSTM cell state: [B, 2*hidden])."""
         x, _ = self._normalize(x)
-        _, h = self.encode(x, series=series, codes=codes)
+        _, h = self.encode(x, series=series, codes=codes, lengths=lengths)
         if isinstance(h, tuple):  # LSTM: (h_n, c_n), each [layers, B, hidden]
             return torch.cat([h[0][-1], h[1][-1]], dim=-1) if include_cell else h[0][-1]
         return h[-1]  # [layers, B, hidden] -> [B, hidden]
 
-    def forward(self, x: torch.Tensor, h=None, *, series=None, codes=None, future=None):
-        """Forecast from windows x [B, L, F]; returns (prediction, final state)."""
+    def forward(self, x: torch.Tensor, h=None, *, series=None, codes=None, future=None, lengths=None):
+        """Forecast from windows x [B, L, F] (left-padded when `lengths` is given); returns (prediction, state)."""
         c = self.config
         x, level = self._normalize(x)
-        out, h = self.encode(x, h, series=series, codes=codes)  # out [B, L, hidden]
+        out, h = self.encode(x, h, series=series, codes=codes, lengths=lengths)  # out [B, L, hidden]
         if c.head == "transducer":
             y = self.head(self.dropout(out))  # [B, L, H*T*Q]
             return y.view(x.shape[0], x.shape[1], c.horizon, c.n_targets, c.n_outputs), h  # [B, L, H, T, Q]
@@ -153,13 +164,16 @@ class RecurrentNetwork(nn.Module):
             last = torch.cat([last, future.reshape(x.shape[0], -1)], dim=-1)  # [B, hidden + H*K]
         y = self.head(last).view(x.shape[0], c.horizon, c.n_targets, c.n_outputs)  # [B, H*T*Q] -> [B, H, T, Q]
         if self.skip is not None:
-            linear = self.skip(x[:, :, : c.n_targets].transpose(1, 2))  # [B, T, L] -> [B, T, H]
+            past = x[:, :, : c.n_targets]  # [B, L, T]
+            if lengths is not None:  # the skip reads left padding as zeros, whatever the normalization made of it
+                past = past * padding_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1).to(x.dtype)  # [B, L, 1]
+            linear = self.skip(past.transpose(1, 2))  # [B, T, L] -> [B, T, H]
             y = y + linear.transpose(1, 2).unsqueeze(-1)  # [B, H, T, Q] + [B, H, T, 1]
         if level is not None:
             y = y + level.unsqueeze(-1)  # [B, H, T, Q] + [B, 1, T, 1]
         return y, h
 
-    def forecast(self, x: torch.Tensor, *, series=None, codes=None, future=None) -> torch.Tensor:
+    def forecast(self, x: torch.Tensor, *, series=None, codes=None, future=None, lengths=None) -> torch.Tensor:
         """Forecasts from the last input step: [B, H, T, Q] (or [B, n_classes] logits)."""
-        y, _ = self(x, series=series, codes=codes, future=future)
+        y, _ = self(x, series=series, codes=codes, future=future, lengths=lengths)
         return y[:, -1] if self.config.head == "transducer" else y  # [B, L, H, T, Q] -> [B, H, T, Q]

@@ -6,7 +6,6 @@ runs every entry.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +73,76 @@ def _rnn_space(trial) -> dict[str, Any]:
     }
 
 
+def _moving_average_space(trial) -> dict[str, Any]:
+    return {"window": trial.suggest_int("window", 2, 60, log=True)}
+
+
+def _ridge_space(trial) -> dict[str, Any]:
+    return {"alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True)}
+
+
+def _hgb_space(trial) -> dict[str, Any]:
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
+        "max_depth": trial.suggest_int("max_depth", 2, 8),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 5, 100, log=True),
+        "max_iter": trial.suggest_int("max_iter", 50, 500, log=True),
+        "l2_regularization": trial.suggest_float("l2_regularization", 1e-6, 1.0, log=True),
+    }
+
+
+def _rf_space(trial) -> dict[str, Any]:
+    return {
+        "n_estimators": trial.suggest_int("n_estimators", 50, 300, log=True),
+        "max_depth": trial.suggest_int("max_depth", 3, 20),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 20, log=True),
+        "max_features": trial.suggest_categorical("max_features", [1.0, 0.5, "sqrt"]),
+    }
+
+
+def _state_space(trial) -> dict[str, Any]:
+    return {
+        "hidden_size": trial.suggest_categorical("hidden_size", [8, 16, 32, 64]),
+        "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
+        "max_epochs": trial.suggest_int("max_epochs", 5, 50, log=True),
+        "alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True),
+    }
+
+
+# Lag-model factories: flat keyword parameters (what the search spaces return) -> a LagRegressor.
+def ridge_model(*, alpha: float = 1.0, seed: int = 0):
+    """Ridge regression on lag features."""
+    from sklearn.linear_model import Ridge
+
+    from forecast.models.lagged import LagRegressor
+
+    return LagRegressor(estimator=Ridge(alpha=alpha), seed=seed)
+
+
+def hgb_model(*, learning_rate: float = 0.1, max_depth: int | None = None, min_samples_leaf: int = 20,
+              max_iter: int = 100, l2_regularization: float = 0.0, seed: int = 0):
+    """Histogram gradient boosting on lag features (one model per output step and target)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from forecast.models.lagged import LagRegressor
+
+    return LagRegressor(estimator=HistGradientBoostingRegressor(
+        learning_rate=learning_rate, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
+        max_iter=max_iter, l2_regularization=l2_regularization), seed=seed)
+
+
+def rf_model(*, n_estimators: int = 50, max_depth: int | None = None, min_samples_leaf: int = 1,
+             max_features: float | str = 1.0, seed: int = 0):
+    """Random forest on lag features (native multi-output; single-threaded)."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    from forecast.models.lagged import LagRegressor
+
+    return LagRegressor(estimator=RandomForestRegressor(
+        n_estimators=n_estimators, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
+        max_features=max_features, n_jobs=1), seed=seed)
+
+
 _LOADED = False
 
 
@@ -83,10 +152,35 @@ def _load_builtin() -> None:
     if _LOADED:
         return
     _LOADED = True
+    from forecast.models import naive
+    from forecast.models.direction import AlwaysUp, PersistDirection
     from forecast.models.estimators import RNNForecaster
+    from forecast.models.state_features import StatePipelineForecaster
 
     for cell, text in (("rnn", "Elman RNN"), ("gru", "GRU"), ("lstm", "LSTM")):
         register(ModelEntry(cell, RNNForecaster, {"cell": cell}, _rnn_space, family="recurrent",
                             description=f"{text} forecaster (Lightning), transducer head"))
-    with contextlib.suppress(ImportError):  # baselines register themselves when present
-        from forecast.models import baselines  # noqa: F401
+    for name, cls, defaults, space, text in (
+        ("naive", naive.Naive, {}, None, "persistence: the last value"),
+        ("seasonal_naive", naive.SeasonalNaive, {"season": None}, None,
+         "the value one season earlier (season inferred from the time step)"),
+        ("drift", naive.Drift, {"window": None}, None, "last value plus the average change so far"),
+        ("moving_average", naive.MovingAverage, {"window": None}, _moving_average_space,
+         "mean of the last `window` values (default: the lookback)"),
+        ("mean", naive.HistoricalMean, {}, None, "mean of the whole history up to the origin"),
+    ):
+        register(ModelEntry(name, cls, defaults, space, family="naive", description=text))
+    for name, factory, defaults, space, text in (
+        ("ridge", ridge_model, {"alpha": 1.0}, _ridge_space, "Ridge regression on lag features"),
+        ("hgb", hgb_model, {"learning_rate": 0.1, "max_iter": 100}, _hgb_space,
+         "histogram gradient boosting on lag features"),
+        ("rf", rf_model, {"n_estimators": 50}, _rf_space, "random forest on lag features"),
+    ):
+        register(ModelEntry(name, factory, defaults, space, family="lagged", description=text))
+    for cell, text in (("lstm", "LSTM"), ("gru", "GRU"), ("rnn", "Elman RNN")):
+        register(ModelEntry(f"{cell}_state+ridge", StatePipelineForecaster, {"cell": cell}, _state_space,
+                            family="state", description=f"Ridge on the final state of a {text} encoder"))
+    register(ModelEntry("always_up", AlwaysUp, family="direction",
+                        description="direction benchmark: always up, P(up) = the training up share (at least 0.5)"))
+    register(ModelEntry("persist_direction", PersistDirection, family="direction",
+                        description="direction benchmark: the last move's direction repeats"))

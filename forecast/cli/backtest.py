@@ -1,0 +1,137 @@
+"""`forecast backtest`: rolling-origin comparison of models against persistence, with a leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from forecast.cli.common import add_common, names, positive_int, read
+from forecast.errors import InputError
+
+EXAMPLE = """examples:
+  forecast backtest seattle-weather --target temp_max --features precipitation,temp_min,wind \\
+      --models lstm,gru,rnn,naive,ridge --lookback 30 --test-size 0.2 --out runs/seattle
+  forecast backtest stocks --id-col ticker --target close --models gru,naive,drift \\
+      --target-transform log_return --refit-every 60 --out runs/stocks
+  forecast backtest msft --target close --models gru,always_up --task direction --out runs/msft-direction
+
+DATA is a CSV/Parquet file (a time column and one column per variable; a long file adds a series
+column, named with --id-col) or a bundled dataset name (see `forecast datasets`). The last --test-size
+of the time steps is the test period; every model forecasts each of its origins from the data up to
+that origin only. Persistence (naive; persist_direction with --task direction) is always included and
+each model is tested against it (Diebold-Mariano, 5% level). Writes leaderboard.csv/.png,
+forecasts.csv, scores.csv (per horizon step), refits.csv, summary.txt and forecast/residual plots.
+"""
+
+
+def _size(text: str) -> float | int:
+    """A fraction (0.2) or a number of time steps (300)."""
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction like 0.2 or a number of steps, got {text!r}") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "backtest", help="compare models against persistence on a rolling-origin test period",
+        description="Backtest models on DATA: same origins for all, data up to each origin only, "
+                    "scores per horizon step, significance against persistence, leaderboard and plots.",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("data", metavar="DATA", help="CSV/Parquet file or bundled dataset name")
+    p.add_argument("--target", type=names, action="extend", required=True, metavar="COL[,COL]",
+                   help="column(s) to forecast")
+    p.add_argument("--models", type=names, action="extend", metavar="NAME[,NAME]",
+                   help="registered model names (default: rnn,gru,lstm,naive; with --task direction: "
+                        "rnn,gru,lstm,always_up)")
+    p.add_argument("--features", type=names, action="extend", default=[], metavar="COL[,COL]",
+                   help="covariates observed up to the forecast origin")
+    p.add_argument("--calendar", type=names, action="extend", default=[], metavar="NAME[,NAME]",
+                   help="calendar features from the time index: dayofweek, dayofyear, hour, month")
+    p.add_argument("--id-col", metavar="COL",
+                   help="series column of a long file (default for bundled data: its own, e.g. ticker)")
+    p.add_argument("--lookback", type=positive_int, default=30, help="input window length (default 30)")
+    p.add_argument("--horizon", type=positive_int, default=1, help="steps to forecast (default 1)")
+    p.add_argument("--test-size", type=_size, default=0.2,
+                   help="fraction (0.2) or number of time steps (300) at the end to test on (default 0.2)")
+    p.add_argument("--refit-every", type=positive_int, metavar="K",
+                   help="refit every K origins on an expanding window (default: fit once before the test)")
+    p.add_argument("--stride", type=positive_int, default=1, help="forecast from every Nth origin (default 1)")
+    p.add_argument("--epochs", type=positive_int, default=20, help="maximum training epochs of RNNs (default 20)")
+    p.add_argument("--hidden-size", type=positive_int, help="hidden units of RNNs (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--target-transform", choices=("none", "log", "diff", "pct_change", "log_return"),
+                   help="model the target transformed (e.g. log_return for prices); reported in original units")
+    p.add_argument("--task", choices=("regression", "quantile", "direction"),
+                   help="RNN task: point forecasts, quantile intervals, or up/down direction (classification)")
+    p.add_argument("--season", type=positive_int, default=1, help="season of the MASE scale (default 1)")
+    p.add_argument("--threads", type=positive_int, metavar="N",
+                   help="CPU threads for torch (default: torch's own); 1 is fastest for small RNNs on a busy machine")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the report to")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    add_common(p)
+    p.set_defaults(handler=handle)
+
+
+def _series_column(data: str, id_col: str | None) -> str | None:
+    """--id-col, or for a bundled dataset its own series column (e.g. ticker)."""
+    from forecast import datasets
+
+    if id_col is None and data in datasets.names() and not Path(data).exists():
+        return datasets.spec(data).id_col
+    return id_col
+
+
+def handle(args: argparse.Namespace) -> int:
+    from forecast.config import WindowSpec
+    from forecast.evaluate import backtest
+    from forecast.models import registry
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+    default = ["rnn", "gru", "lstm", "always_up"] if args.task == "direction" else ["rnn", "gru", "lstm", "naive"]
+    models = list(dict.fromkeys(args.models or default))
+    unknown = [m for m in models if m not in registry.names()]
+    if unknown:
+        raise InputError(f"unknown model(s) {', '.join(map(repr, unknown))} in --models; "
+                         f"choose from: {', '.join(registry.names())}")
+    id_col = _series_column(args.data, args.id_col)
+    frame = read(args.data, args.time_col, id_col, tuple(dict.fromkeys([*args.target, *args.features])))
+    needed = [*args.target, *args.features, *([id_col] if id_col else [])]
+    missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
+    if missing:
+        raise InputError(f"{args.data}: no column(s) {', '.join(map(repr, missing))}; columns are "
+                         f"{', '.join(map(str, frame.columns))}; check --target/--features/--id-col")
+    spec = WindowSpec(target=tuple(args.target), lookback=args.lookback, horizon=args.horizon,
+                      features=tuple(f for f in args.features if f not in args.target),
+                      calendar=tuple(args.calendar), id_col=id_col)
+    params = {"max_epochs": args.epochs, "seed": args.seed, "progress_bar": False,
+              "hidden_size": args.hidden_size, "target_transform": args.target_transform, "task": args.task}
+    result = backtest(
+        models, frame, spec, test_size=args.test_size, refit_every=args.refit_every, stride=args.stride,
+        params={k: v for k, v in params.items() if v is not None}, season=args.season,
+        progress=not args.no_progress,
+    )
+    paths = result.write(args.out, plots=not args.no_plots)
+    print(_table(result.leaderboard, result.task))
+    print()
+    print(result.summary)
+    print(f"wrote {len(paths)} files to {args.out}: {', '.join(sorted(p.name for p in paths.values()))}",
+          file=sys.stderr)
+    return 0
+
+
+def _table(board: pd.DataFrame, task: str) -> str:
+    """The leaderboard's main columns as aligned text."""
+    metrics = ["accuracy", "brier", "log_loss"] if task == "direction" else ["mae", "rmse", "mase"]
+    columns = ["rank", "model", *(["target"] if board["target"].nunique() > 1 else []), "n", *metrics,
+               "dm_p_better", "beats_benchmark", "fit_seconds", "predict_seconds"]
+    shown = board[[c for c in columns if c in board.columns]].rename(columns={"dm_p_better": "dm_p"})
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")

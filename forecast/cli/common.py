@@ -1,0 +1,113 @@
+"""Helpers the `fit` and `predict` commands share: list options, reading DATA, loading a model folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+
+import pandas as pd
+
+from forecast.errors import InputError
+
+
+def names(text: str) -> list[str]:
+    """argparse type for comma-separated column names: 'a,b' -> ['a', 'b'] (repeat the flag to add more)."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected one or more comma-separated names, got {text!r}")
+    return items
+
+
+def floats(text: str) -> list[float]:
+    """argparse type for comma-separated numbers: '0.1,0.5,0.9' -> [0.1, 0.5, 0.9]."""
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0.1,0.5,0.9, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type for an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options every data command takes (also accepted after the subcommand name)."""
+    parser.add_argument("--time-col", metavar="COL",
+                        help="name of the time column (default: date, timestamp, time, datetime, ds, or the "
+                             "first column of ISO dates)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback on errors")
+
+
+def note(message: str) -> None:
+    """A one-line remark on stderr that is not an error."""
+    print(f"forecast: note: {message}", file=sys.stderr)
+
+
+def note_extra_columns(frame: pd.DataFrame, used: Iterable[str], source: str) -> None:
+    """Extra columns are ignored, not an error: say which, so a typo in a column name is noticed."""
+    used = set(used)
+    extra = [str(c) for c in frame.columns if c not in used]
+    if extra:
+        shown = ", ".join(extra[:8]) + (", ..." if len(extra) > 8 else "")
+        note(f"{source}: ignoring {len(extra)} column(s) the model does not read: {shown}")
+
+
+def check_output_path(path: str, suffixes: tuple[str, ...] = (".csv", ".parquet", ".pq")) -> None:
+    """Fail before any work when the output file's extension cannot be written."""
+    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    if suffix not in suffixes:
+        raise InputError(f"{path}: unsupported output extension {suffix or '(none)'!r}; use "
+                         f"{' or '.join(suffixes[:2])}")
+
+
+def load_model_dir(path: str):
+    """Load a saved model; a damaged or foreign folder is an InputError naming it (never a KeyError)."""
+    from forecast.artifacts import load_model
+
+    try:
+        return load_model(path)
+    except InputError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        what = f"missing entry {exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise InputError(f"{path}: model.json does not describe a model this forecast can load ({what}); "
+                         "it is damaged or from another version: retrain it") from None
+    except Exception as exc:  # safetensors raises its own error types for truncated files
+        raise InputError(f"{path}: cannot read the model weights ({type(exc).__name__}: {exc}); "
+                         "the folder is damaged: save or retrain the model") from None
+
+
+def check_columns(frame: pd.DataFrame, spec, source: str) -> None:
+    """Fail with one line naming the file and the columns a WindowSpec reads that it lacks."""
+    missing = [c for c in spec.columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"{source}: missing column(s) {', '.join(map(repr, missing))}; columns are "
+                         f"{', '.join(map(str, frame.columns))}; check --target/--features/--categorical")
+
+
+def read(data: str, time_col: str | None, id_col: str | None, numeric: tuple[str, ...]) -> pd.DataFrame:
+    """`read_data`, with the loader's DataWarnings (gaps, sorting) printed as one-line notes."""
+    import warnings
+
+    from forecast.data.reading import read_data
+    from forecast.errors import DataWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        frame = read_data(data, time_col, id_col, numeric=numeric)
+    for warning in caught:
+        if issubclass(warning.category, DataWarning):
+            note(str(warning.message).splitlines()[0])
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    return frame

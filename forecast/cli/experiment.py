@@ -1,0 +1,44 @@
+"""`forecast experiment NAME`: run one lecture experiment, writing its PNG and JSON."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from forecast.lectures import EXPERIMENTS
+
+    listing = "\n".join(f"  {name:<22} {description}" for name, (_, description) in EXPERIMENTS.items())
+    p = sub.add_parser(
+        "experiment",
+        help="run a lecture experiment (vanishing/exploding gradients, memory length, order, state features)",
+        description="Run one lecture experiment; it writes NAME.png and NAME.json into --out and prints "
+        f"where.\n\nexperiments:\n{listing}\n\n"
+        "example: forecast experiment vanishing-gradients --out runs/lectures --quick",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("name", choices=list(EXPERIMENTS), metavar="NAME", help="which experiment (listed above)")
+    p.add_argument("--out", default="runs/experiments", help="folder for the PNG and JSON (default: %(default)s)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: seconds instead of minutes (a smoke run)")
+    p.add_argument("--seed", type=int, default=0, help="seed of data, initialization and batches (default: 0)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice; 1 is fastest on a busy machine)")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import time
+
+    from forecast.lectures import run
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    result = run(args.name, args.out, quick=args.quick, seed=args.seed)
+    seconds = time.perf_counter() - started
+    print(f"{args.name}: wrote {result['files']['figure']} and {result['files']['numbers']} in {seconds:.0f} s")
+    return 0

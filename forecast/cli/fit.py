@@ -1,0 +1,138 @@
+"""`forecast fit`: train a recurrent forecaster on a file or bundled dataset and save it to a folder."""
+
+from __future__ import annotations
+
+import argparse
+
+from forecast.cli.common import (
+    add_common,
+    check_columns,
+    floats,
+    names,
+    note,
+    note_extra_columns,
+    positive_int,
+    read,
+)
+
+EXAMPLE = """examples:
+  forecast fit seattle-weather --target temp_max --features precipitation,wind --calendar dayofyear \\
+      --model lstm --lookback 30 --horizon 1 --epochs 20 --out models/seattle-lstm
+  forecast fit prices.csv --id-col ticker --target close --model gru --lookback 60 --horizon 5 \\
+      --quantiles 0.1,0.5,0.9 --out models/prices-gru
+
+DATA is a CSV/Parquet file (a time column and one column per variable; a long file adds a series
+column, named with --id-col) or a bundled dataset name (see `forecast datasets`). Columns not named by
+--target/--features/--known-future/--categorical are ignored (a note lists them). Missing values are
+kept: windows that contain one are not trained on. The last --val-size of each series is held out for
+early model selection; the printed validation loss is in scaled units (MSE, or pinball with --quantiles).
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fit", help="train an RNN/GRU/LSTM forecaster and save it to a folder",
+        description="Train a recurrent forecaster on DATA and save it (weights + JSON, no pickle) to --out.",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("data", metavar="DATA", help="CSV/Parquet file or bundled dataset name")
+    p.add_argument("--target", type=names, action="extend", required=True, metavar="COL[,COL]",
+                   help="column(s) to forecast")
+    p.add_argument("--features", type=names, action="extend", default=[], metavar="COL[,COL]",
+                   help="covariates observed up to the forecast origin")
+    p.add_argument("--known-future", type=names, action="extend", default=[], metavar="COL[,COL]",
+                   help="covariates known in advance over the horizon (e.g. planned values)")
+    p.add_argument("--calendar", type=names, action="extend", default=[], metavar="NAME[,NAME]",
+                   help="calendar features from the time index: dayofweek, dayofyear, hour, month")
+    p.add_argument("--categorical", type=names, action="extend", default=[], metavar="COL[,COL]",
+                   help="text columns fed through embeddings (e.g. a weather label)")
+    p.add_argument("--id-col", metavar="COL", help="series column of a long file (one series per value)")
+    p.add_argument("--model", default="lstm", help="registered model name: lstm, gru or rnn (default lstm)")
+    p.add_argument("--lookback", type=positive_int, default=30, help="input window length (default 30)")
+    p.add_argument("--horizon", type=positive_int, default=1, help="steps to forecast (default 1)")
+    p.add_argument("--epochs", type=positive_int, help="maximum training epochs (default 20)")
+    p.add_argument("--hidden-size", type=positive_int, help="hidden units per layer (default 64)")
+    p.add_argument("--layers", type=positive_int, help="stacked recurrent layers (default 1)")
+    p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    p.add_argument("--batch-size", type=positive_int, help="training windows per batch (default 64)")
+    p.add_argument("--seed", type=int, help="random seed (default 0): same seed, same model")
+    p.add_argument("--val-size", type=float,
+                   help="fraction of each series (its end) held out for validation (default 0.1)")
+    p.add_argument("--quantiles", type=floats, metavar="Q[,Q]",
+                   help="train prediction intervals at these quantiles, e.g. 0.1,0.5,0.9 (pinball loss)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to save the model to")
+    add_common(p)
+    p.set_defaults(handler=handle)
+
+
+def _build_model(args: argparse.Namespace):
+    """A new, unfitted model from the registry, with the command-line settings applied."""
+    from forecast.artifacts import LOADABLE
+    from forecast.errors import InputError
+    from forecast.models import registry
+
+    entry = registry.get(args.model)
+    model = entry.build()
+    if type(model).__name__ not in LOADABLE:
+        saveable = [n for n in registry.names() if type(registry.build(n)).__name__ in LOADABLE]
+        raise InputError(f"model {args.model!r} cannot be saved for `forecast predict`; "
+                         f"choose one of: {', '.join(saveable)}")
+    chosen = {
+        "max_epochs": args.epochs, "hidden_size": args.hidden_size, "num_layers": args.layers, "lr": args.lr,
+        "batch_size": args.batch_size, "seed": args.seed, "val_size": args.val_size,
+    }
+    chosen = {k: v for k, v in chosen.items() if v is not None}
+    if args.quantiles:
+        chosen.update(task="quantile", quantiles=tuple(args.quantiles))
+    known = model.get_params()
+    unsupported = [k for k in chosen if k not in known]
+    if unsupported:
+        raise InputError(f"model {args.model!r} has no setting(s) {', '.join(unsupported)}; drop those options")
+    if "progress_bar" in known:
+        chosen["progress_bar"] = not args.no_progress
+    return model.set_params(**chosen)
+
+
+def _summary(model, name: str) -> str:
+    """One line: what was trained, for how long, and its best validation loss (when the model tracks one)."""
+    n_series = len(getattr(model, "series_ids_", [None]))
+    line = f"trained {name} on {n_series} series"
+    if hasattr(model, "n_epochs_"):
+        line += f" for {model.n_epochs_} epochs"
+    if hasattr(model, "fit_seconds_"):
+        line += f" in {model.fit_seconds_:.1f}s"
+    best = getattr(model, "best_val_loss_", None)
+    if best is not None:
+        epoch = min(model.history_, key=lambda h: h.get("val_loss", float("inf")))["epoch"] + 1
+        unit = model.loss if model.task == "regression" else model.task
+        line += f"; best validation loss {best:.4g} (scaled {unit}) at epoch {epoch}"
+    elif hasattr(model, "best_val_loss_"):
+        line += "; no validation windows (raise --val-size to select on held-out data)"
+    return line
+
+
+def handle(args: argparse.Namespace) -> int:
+    from forecast.config import WindowSpec
+    from forecast.errors import InputError
+
+    spec = WindowSpec(
+        target=tuple(args.target), lookback=args.lookback, horizon=args.horizon,
+        features=tuple(args.features), known_future=tuple(args.known_future), calendar=tuple(args.calendar),
+        categorical=tuple(args.categorical), id_col=args.id_col,
+    )
+    model = _build_model(args)
+    frame = read(args.data, args.time_col, args.id_col, spec.numeric_inputs)
+    source = frame.attrs["source"]
+    if spec.id_col is None and frame.index.has_duplicates:  # a bundled long dataset fit as one series
+        raise InputError(f"{source}: several rows share a timestamp; name the series column with --id-col")
+    check_columns(frame, spec, source)
+    note_extra_columns(frame, [*spec.columns, *([spec.id_col] if spec.id_col else [])], source)
+    model.fit(frame, spec)
+    model.save(args.out)
+    print(_summary(model, args.model))
+    skipped = getattr(model, "skipped_series_", [])
+    if skipped:
+        note(f"{len(skipped)} series too short for lookback + horizon were not trained on: "
+             f"{', '.join(map(str, skipped[:3]))}{', ...' if len(skipped) > 3 else ''}")
+    print(f"saved model to {args.out}  (forecast with: forecast predict --model {args.out} DATA --out forecasts.csv)")
+    return 0

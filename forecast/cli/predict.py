@@ -1,0 +1,85 @@
+"""`forecast predict`: forecast every series of a file with a saved model and write the forecasts table."""
+
+from __future__ import annotations
+
+import argparse
+
+from forecast.cli.common import (
+    add_common,
+    check_output_path,
+    load_model_dir,
+    note,
+    note_extra_columns,
+    positive_int,
+    read,
+)
+
+EXAMPLE = """examples:
+  forecast predict --model models/seattle-lstm seattle-weather --out forecasts.csv
+  forecast predict --model models/prices-gru prices.parquet --origin all --out backtest.parquet
+  forecast predict --model models/stations stations.csv --origin 2013-06-30 --fill interpolate --out f.csv
+
+DATA must have the columns the model was trained on (and its series column, for a long file holding
+many series: all of them are forecast in one pass); other columns are ignored (a note lists them).
+The output has one row per (series, origin, step): the series id (long files), origin, timestamp
+(of the forecast target), step 1..H, forecast, and q0.1-style interval columns when the model has them.
+Series too short for the lookback, or with missing values or skipped timestamps inside the window, are
+skipped and reported (never failing the others) unless --fill fills the holes first.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict", help="forecast every series in a file with a saved model",
+        description="Forecast every series in DATA with the model saved in --model; write CSV or Parquet.",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("data", metavar="DATA", help="CSV/Parquet file or bundled dataset name")
+    p.add_argument("--model", required=True, metavar="DIR", help="folder written by `forecast fit`")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="forecasts file, .csv or .parquet (written atomically: no partial file on failure)")
+    p.add_argument("--origin", default="last", metavar="last|all|DATE",
+                   help="forecast from each series' last row (default), from every possible origin "
+                        "(for evaluation), or from one date")
+    p.add_argument("--fill", choices=("none", "ffill", "interpolate"), default="none",
+                   help="how to fill missing values and skipped timestamps inside series before forecasting "
+                        "(default none: series with holes in their window are skipped and reported)")
+    p.add_argument("--batch-size", type=positive_int, default=4096,
+                   help="windows per forward pass (default 4096)")
+    add_common(p)
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from forecast.errors import InputError
+    from forecast.io import write_table
+    from forecast.models.batch import batch_predict
+
+    check_output_path(args.out)
+    model = load_model_dir(args.model)
+    spec = model.spec_
+    frame = read(args.data, args.time_col, spec.id_col, spec.numeric_inputs)
+    source = frame.attrs["source"]
+    if spec.id_col is None and frame.index.has_duplicates:
+        raise InputError(f"{source}: several rows share a timestamp but the model forecasts a single series "
+                         "(it was trained without --id-col)")
+    note_extra_columns(frame, [*spec.columns, *([spec.id_col] if spec.id_col else [])], source)
+    result = batch_predict(model, frame, origin=args.origin, fill=args.fill, batch_size=args.batch_size,
+                           progress=not args.no_progress)
+    if result.rows_inserted:
+        note(f"{source}: added {result.rows_inserted} missing timestamps as empty rows"
+             + (f", filled by {args.fill}" if args.fill != "none" else ", so no window spans a gap"))
+    if result.values_filled:
+        note(f"{source}: filled {result.values_filled} missing values ({args.fill})")
+    if result.n_forecast == 0:
+        raise InputError(f"{source}: no series could be forecast, {result.skipped_summary(spec.lookback)}"
+                         + ("; try --fill ffill or --fill interpolate" if args.fill == "none" else ""))
+    if result.skipped:
+        note(result.skipped_summary(spec.lookback)
+             + ("; --fill ffill|interpolate fills holes" if args.fill == "none" else ""))
+    if result.windows_dropped:
+        note(f"{result.windows_dropped} windows with missing values or time gaps were skipped")
+    write_table(result.forecasts, args.out)
+    print(f"wrote {len(result.forecasts)} forecast rows for {result.n_forecast} series "
+          f"(origin {args.origin}, horizon {spec.horizon}) to {args.out}")
+    return 0

@@ -1,0 +1,365 @@
+"""Recurrent final states as features for scikit-learn: `RNNStateFeatures` and `StatePipelineForecaster`.
+
+A recurrent encoder reads a whole window step by step and ends in a fixed-size hidden state. That
+vector is a learned summary of the history, and any classical model (Ridge, gradient boosting, a
+classifier) can take it as its input features: the RNN does the sequence modelling, the classical
+model gets a small, regularised, well-understood fit on top.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
+
+from forecast.data.panel import Panel
+from forecast.data.windows import Windows
+from forecast.errors import InputError
+from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
+from forecast.models.windowed import WindowedForecaster
+
+
+class _ArrayBatches(Dataset):
+    """Whole batches of (x [B, L, F], y [B, 1, K]) gathered by one fancy index per batch."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, idx: list[int]) -> dict[str, torch.Tensor]:
+        return {"x": self.x[idx], "y": self.y[idx]}
+
+
+class RNNStateFeatures(TransformerMixin, BaseEstimator):
+    """Turn windows into the final hidden state of a recurrent encoder trained on them.
+
+    What it is for: an RNN compresses the whole history of a window into one fixed-size vector. This
+    transformer exposes that vector as features, so that any scikit-learn model can use it, e.g.
+    `Pipeline([("rnn", RNNStateFeatures(cell="gru")), ("ridge", Ridge())])`, with clone, grid search
+    and time-ordered cross-validation (`TimeSeriesSplit`) working as for any transformer.
+
+    X: windows, either 3-D [n, L, F] or 2-D [n, L*F] flattened time-major (step 0's F columns, then
+        step 1's, ...), which is what plain sklearn tools (check_array, ColumnTransformer, pandas
+        frames) expect; 2-D input needs `lookback` L unless F = 1.
+    fit(X, y): standardises each input feature over the training windows, then trains the encoder
+        with a linear head to predict y ([n] or [n, k], standardised) from the final state, with
+        Lightning (seeded by `seed`). So the state is shaped to be informative about y.
+    transform(X): [n, hidden_size] final hidden state of the last layer; for an LSTM with
+        include_cell=True, [n, 2*hidden_size] hidden and cell state.
+    encoder: instead of training one, take the recurrent network of a fitted `RNNForecaster` (no
+        target transform, per-series scaling, categories or series embedding). X then holds windows
+        in original units with the forecaster's input columns in its order (targets, features,
+        known-future, calendar sin/cos), scaled with its training scaler; y is ignored. Wrap it in
+        `sklearn.frozen.FrozenEstimator` so that clone (and so cross-validation) keeps it fitted.
+    """
+
+    _parameter_constraints: dict = {
+        "cell": [StrOptions(set(CELLS))],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "lookback": [Interval(Integral, 1, None, closed="left"), None],
+        "include_cell": ["boolean"],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "gradient_clip_val": [Interval(Real, 0, None, closed="left"), None],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "accelerator": [str],
+        "progress_bar": ["boolean"],
+        "encoder": [HasMethods(["predict"]), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        cell: str = "gru",
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        lookback: int | None = None,
+        include_cell: bool = False,
+        lr: float = 3e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 64,
+        max_epochs: int = 20,
+        gradient_clip_val: float | None = 1.0,
+        seed: int = 0,
+        accelerator: str = "cpu",
+        progress_bar: bool = False,
+        encoder=None,
+    ) -> None:
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.lookback = lookback
+        self.encoder = encoder
+        self.include_cell = include_cell
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.gradient_clip_val = gradient_clip_val
+        self.seed = seed
+        self.accelerator = accelerator
+        self.progress_bar = progress_bar
+
+    def _windows(self, X, *, fitting: bool) -> np.ndarray:
+        """X as float32 [n, L, F], checked against what fit saw."""
+        x = np.asarray(X, dtype=np.float32)
+        if x.ndim == 2:
+            lookback = self.lookback or x.shape[1]
+            if x.shape[1] % lookback:
+                raise InputError(
+                    f"X has {x.shape[1]} columns, not a multiple of lookback={lookback}; "
+                    "2-D X must be windows flattened time-major, [n, lookback * n_features]"
+                )
+            x = x.reshape(len(x), lookback, x.shape[1] // lookback)  # [n, L*F] -> [n, L, F]
+        elif x.ndim != 3:
+            raise InputError(f"X must be windows [n, L, F] or flattened [n, L*F]; got {x.ndim}-D")
+        if not np.isfinite(x).all():
+            raise InputError("X has NaN or infinite values; drop or fill incomplete windows first")
+        if not fitting and x.shape[2] != self.n_window_features_:
+            raise InputError(f"X has {x.shape[2]} features per step, but the encoder was fit on "
+                             f"{self.n_window_features_}")
+        return x
+
+    def fit(self, X, y) -> RNNStateFeatures:
+        """Train the encoder to predict y from X (see the class docstring). Returns self."""
+        self._validate_params()
+        x = self._windows(X, fitting=True)  # [n, L, F]
+        if self.encoder is not None:
+            return self._take_encoder(x, np.asarray(X).shape[1])
+        if y is None:
+            raise InputError("RNNStateFeatures.fit needs y: the encoder is trained to predict it")
+        target = np.asarray(y, dtype=np.float32).reshape(len(x), -1)  # [n] or [n, k] -> [n, k]
+        if not np.isfinite(target).all():
+            raise InputError("y has NaN or infinite values; drop those windows first")
+        self.n_features_in_ = np.asarray(X).shape[1]
+        self.n_window_features_ = x.shape[2]
+        flat = x.reshape(-1, x.shape[2])  # [n*L, F]
+        self.x_mean_, self.x_scale_ = flat.mean(axis=0), _safe_std(flat)
+        self.y_mean_, self.y_scale_ = target.mean(axis=0), _safe_std(target)
+        xs = (x - self.x_mean_) / self.x_scale_
+        ys = ((target - self.y_mean_) / self.y_scale_)[:, None, :]  # [n, k] -> [n, 1, k]
+        import lightning as L  # imported when training, so transform/predict start fast
+
+        from forecast.models.lightning import ForecastModule, quiet_lightning
+
+        with torch.random.fork_rng(devices=[]):  # seed locally, leave the caller's RNG state alone
+            torch.manual_seed(self.seed)
+            config = NetworkConfig(
+                n_inputs=x.shape[2], n_targets=ys.shape[2], horizon=1, cell=self.cell,
+                hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout, head="direct",
+            )
+            network = RecurrentNetwork(config)
+            module = ForecastModule(network, lr=self.lr, weight_decay=self.weight_decay, max_epochs=self.max_epochs)
+            data = _ArrayBatches(xs.astype(np.float32), ys.astype(np.float32))
+            sampler = RandomSampler(data, generator=torch.Generator().manual_seed(self.seed))
+            loader = DataLoader(data, sampler=BatchSampler(sampler, self.batch_size, drop_last=False), batch_size=None)
+            quiet_lightning()
+            trainer = L.Trainer(
+                max_epochs=self.max_epochs, accelerator=self.accelerator, devices=1,
+                gradient_clip_val=self.gradient_clip_val or None, logger=False, enable_checkpointing=False,
+                enable_model_summary=False, enable_progress_bar=self.progress_bar, num_sanity_val_steps=0,
+            )
+            trainer.fit(module, train_dataloaders=loader)
+        self.network_ = network.cpu().eval()
+        return self
+
+    def _take_encoder(self, x: np.ndarray, n_columns: int) -> RNNStateFeatures:
+        """Use a fitted RNNForecaster's network and input scaling instead of training."""
+        forecaster = self.encoder
+        if not hasattr(forecaster, "network_") or not hasattr(forecaster, "scaler_"):
+            raise InputError("encoder must be a fitted forecast.RNNForecaster (fit it first; wrap it in "
+                             "sklearn.frozen.FrozenEstimator to keep it through clone)")
+        unsupported = {
+            "target_transform": forecaster.target_transform != "none",
+            "per_series_scaling": bool(forecaster.per_series_scaling),
+            "series_embedding_dim": bool(forecaster.series_embedding_dim),
+            "categorical columns": bool(forecaster.spec_.categorical),
+        }
+        if any(unsupported.values()):
+            raise InputError(f"encoder uses {[k for k, v in unsupported.items() if v]}, which window "
+                             "arrays cannot carry; refit it without them or let RNNStateFeatures train one")
+        network = forecaster.network_
+        if x.shape[2] != network.config.n_inputs:
+            raise InputError(f"X has {x.shape[2]} features per step; the encoder reads "
+                             f"{network.config.n_inputs} ({forecaster.spec_.numeric_inputs} + calendar)")
+        self.network_ = network
+        self.x_mean_ = forecaster.scaler_.center_[0]  # [F] panel columns = window input columns
+        self.x_scale_ = forecaster.scaler_.scale_[0]
+        self.n_features_in_, self.n_window_features_ = n_columns, x.shape[2]
+        return self
+
+    def _with_cell(self) -> bool:
+        return self.include_cell and self.network_.config.cell == "lstm"
+
+    @torch.no_grad()
+    def transform(self, X) -> np.ndarray:
+        """[n, hidden_size] final hidden states ([n, 2*hidden_size] with the LSTM cell state)."""
+        check_is_fitted(self, "network_")
+        x = (self._windows(X, fitting=False) - self.x_mean_) / self.x_scale_  # [n, L, F]
+        with_cell = self._with_cell()
+        out = [
+            self.network_.final_state(torch.from_numpy(x[i:i + 4096]), include_cell=with_cell).numpy()
+            for i in range(0, len(x), 4096)
+        ]  # chunks of [b, hidden(*2)]
+        width = self.network_.config.hidden_size * (2 if with_cell else 1)
+        return np.concatenate(out).astype(np.float64) if out else np.zeros((0, width))
+
+    @torch.no_grad()
+    def head_predict(self, X) -> np.ndarray:
+        """[n, k] the encoder's own linear head forecast of y, in y's units.
+
+        The baseline a classical model on the state must beat: same state, the network's head.
+        """
+        check_is_fitted(self, "network_")
+        if self.encoder is not None:
+            raise InputError("head_predict is for encoders trained here; call the RNNForecaster's predict")
+        x = (self._windows(X, fitting=False) - self.x_mean_) / self.x_scale_  # [n, L, F]
+        out = [self.network_.forecast(torch.from_numpy(x[i:i + 4096]))[:, 0, :, 0].numpy()
+               for i in range(0, len(x), 4096)]  # chunks of [b, 1, k, 1] -> [b, k]
+        pred = np.concatenate(out) if out else np.zeros((0, len(self.y_mean_)), np.float32)
+        return pred.astype(np.float64) * self.y_scale_ + self.y_mean_
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """state0..state{h-1} (then cell0.. for an LSTM with include_cell)."""
+        check_is_fitted(self, "network_")
+        hidden = self.network_.config.hidden_size
+        names = [f"state{i}" for i in range(hidden)]
+        if self._with_cell():
+            names += [f"cell{i}" for i in range(hidden)]
+        return np.asarray(names, dtype=object)
+
+
+def _safe_std(values: np.ndarray) -> np.ndarray:
+    std = values.std(axis=0)
+    return np.where(std > 1e-12, std, 1.0).astype(np.float32)
+
+
+_NOT_FORWARDED = ("lookback", "encoder")  # RNNStateFeatures parameters the forecaster sets itself
+
+
+class StatePipelineForecaster(WindowedForecaster):
+    """Forecaster: a Ridge regression on the final state of a recurrent encoder (`RNNStateFeatures`).
+
+    Reads the same windows as RNNForecaster: inputs t-L+1..t ([L, F_in]: targets, features,
+    known-future and calendar columns) -> the next H values of every target (direct multi-output
+    Ridge). The encoder is trained on the training windows only (its scaling too). Known-future values
+    at t+1..t+H and categorical columns are not used.
+    """
+
+    _parameter_constraints: dict = {
+        **{k: v for k, v in RNNStateFeatures._parameter_constraints.items() if k not in _NOT_FORWARDED},
+        "alpha": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        cell: str = "gru",
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        include_cell: bool = False,
+        lr: float = 3e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 64,
+        max_epochs: int = 20,
+        gradient_clip_val: float | None = 1.0,
+        alpha: float = 1.0,
+        seed: int = 0,
+        accelerator: str = "cpu",
+        progress_bar: bool = False,
+    ) -> None:
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.include_cell = include_cell
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.gradient_clip_val = gradient_clip_val
+        self.alpha = alpha
+        self.seed = seed
+        self.accelerator = accelerator
+        self.progress_bar = progress_bar
+
+    def _fit_panel(self, panel: Panel, frame: pd.DataFrame) -> None:
+        from sklearn.linear_model import Ridge
+
+        windows = self.training_windows(panel)
+        idx = np.arange(len(windows))
+        y = windows.targets(idx).reshape(len(windows), -1)  # [N, H, T] -> [N, H*T]
+        encoder_params = {k: getattr(self, k) for k in RNNStateFeatures._parameter_constraints
+                          if k not in _NOT_FORWARDED}
+        self.pipeline_ = Pipeline([("rnn", RNNStateFeatures(**encoder_params)), ("ridge", Ridge(alpha=self.alpha))])
+        self.n_outputs_ = y.shape[1]
+        self.pipeline_.fit(windows.inputs(idx), y[:, 0] if self.n_outputs_ == 1 else y)  # X [N, L, F_in]
+        self.n_training_windows_ = len(windows)
+
+    def _predict_windows(self, windows: Windows) -> np.ndarray:
+        pred = self.pipeline_.predict(windows.inputs(np.arange(len(windows))))  # [N, H*T]
+        return np.asarray(pred, dtype=np.float64).reshape(len(windows), self.spec_.horizon, len(self.spec_.targets))
+
+    # -- artifacts: encoder weights, scaling and Ridge coefficients as tensors, the rest as JSON --------
+    def _artifact_state(self) -> tuple[dict, dict]:
+        from forecast.models.lagged import linear_state
+
+        check_is_fitted(self, "is_fitted_")
+        encoder: RNNStateFeatures = self.pipeline_.named_steps["rnn"]
+        ridge, tensors = linear_state(self.pipeline_.named_steps["ridge"], "ridge")
+        tensors.update({f"encoder.{k}": v for k, v in encoder.network_.state_dict().items()})
+        for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_"):
+            tensors[f"scaling.{name.rstrip('_')}"] = torch.from_numpy(np.asarray(getattr(encoder, name)))
+        metadata = {
+            "params": self.get_params(),
+            **self._common_metadata(),
+            "network": encoder.network_.config.to_dict(),
+            "ridge": ridge,
+            "n_outputs": self.n_outputs_,
+            "encoder_features_in": int(encoder.n_features_in_),
+        }
+        return metadata, tensors
+
+    @classmethod
+    def _from_artifact(cls, metadata: dict, tensors: dict) -> StatePipelineForecaster:
+        from forecast.models.lagged import restore_linear
+
+        model = cls(**metadata["params"])
+        model._restore_common(metadata)
+        net_cfg = dict(metadata["network"])
+        net_cfg["category_sizes"] = tuple(net_cfg["category_sizes"])
+        network = RecurrentNetwork(NetworkConfig(**net_cfg))
+        weights = {k.removeprefix("encoder."): v for k, v in tensors.items() if k.startswith("encoder.")}
+        expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
+        if expected != {k: tuple(v.shape) for k, v in weights.items()}:
+            raise InputError("encoder weights do not match the network described in model.json; save it again")
+        network.load_state_dict(weights)
+        encoder = RNNStateFeatures(**{k: metadata["params"][k] for k in RNNStateFeatures._parameter_constraints
+                                      if k not in _NOT_FORWARDED})
+        encoder.network_ = network.eval()
+        for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_"):
+            setattr(encoder, name, tensors[f"scaling.{name.rstrip('_')}"].numpy())
+        encoder.n_window_features_ = network.config.n_inputs
+        encoder.n_features_in_ = int(metadata["encoder_features_in"])
+        n_out = int(metadata["n_outputs"])
+        width = network.config.hidden_size * (2 if model.include_cell and model.cell == "lstm" else 1)
+        ridge = restore_linear(metadata["ridge"], tensors, "ridge", n_out, width)
+        model.pipeline_ = Pipeline([("rnn", encoder), ("ridge", ridge)])
+        model.n_outputs_ = n_out
+        return model

@@ -1,0 +1,202 @@
+"""Sweeps end to end: tiny study, resume, two workers on one study, kill -9 of a worker, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from forecast.config import WindowSpec
+from forecast.errors import InputError
+from forecast.sweep.config import SweepConfig
+from forecast.sweep.objective import PrefixedTrial, params_of
+from forecast.sweep.runner import best_per_family, open_study, optimize, sweep
+from forecast.sweep.splits import FrameSplit
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = {"target": "temp_max", "lookback": 7, "horizon": 1, "features": ["wind"]}
+
+
+def write_config(path: Path, **overrides) -> Path:
+    config = {"data": "seattle-weather", "spec": SPEC, "families": ["lstm"], "n_trials": 2, "max_epochs": 1,
+              "val_size": 0.15, "test_size": 0.15, "benchmarks": [], "study_name": "test",
+              "out_dir": str(path.parent / "out"), "heartbeat_interval": 1, "grace_period": 3, **overrides}
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "forecast", "sweep", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=ROOT)
+
+
+def test_frame_split_is_time_ordered_and_per_series(seattle):
+    split = FrameSplit.by_fraction(seattle, WindowSpec(**SPEC), 0.15, 0.15)
+    n = len(seattle)
+    assert (split.part[: int(0.7 * n)] == 0).all() and (split.part[int(0.85 * n):] == 2).all()
+    assert (split.part[:-1] <= split.part[1:]).all()  # never goes back in time
+    assert split.train.index.max() < split.train_val.index.max()
+
+
+def test_prefixed_trial_keeps_families_apart():
+    study = optuna.create_study()
+    trial = study.ask()
+    value = PrefixedTrial(trial, "gru").suggest_int("hidden", 1, 3)
+    assert trial.params == {"gru.hidden": value}
+
+
+def test_config_errors_name_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"data": "seattle-weather", "spec": SPEC, "n_trails": 3}))
+    with pytest.raises(InputError, match="n_trails"):
+        SweepConfig.from_yaml(bad)
+    with pytest.raises(InputError, match="not found"):
+        SweepConfig.from_yaml(tmp_path / "missing.yaml")
+
+
+@pytest.mark.slow
+def test_tiny_sweep_end_to_end_and_resume(tmp_path, seattle):
+    frame = seattle.iloc[:400]
+    spec = WindowSpec(**SPEC)
+    result = sweep(frame, spec, families=["lstm", "ridge"], n_trials=3, out_dir=str(tmp_path), max_epochs=1,
+                   progress_bar=False, val_size=0.15, test_size=0.15, benchmarks=("naive",))
+    assert len(result.study.trials) == 3
+    first_values = [t.value for t in result.study.trials]
+    assert set(result.best_trials) <= {"lstm", "ridge"}
+    board = result.leaderboard
+    assert "naive" in set(board["model"]) and "dm_p_value" in board
+    assert len(board) == len(result.best_trials) + 1
+    for name in ("csv", "png", "summary", "plot_history", "best_trials"):
+        assert Path(result.files[name]).stat().st_size > 0
+    # the test part is never touched during the search: every trial's forecasts were scored on validation
+    test_start = frame.index[int(0.85 * len(frame))]
+    assert all(t.value is not None for t in result.study.trials)
+    # rerunning resumes the study instead of starting again
+    again = sweep(frame, spec, families=["lstm", "ridge"], n_trials=4, out_dir=str(tmp_path), max_epochs=1,
+                  progress_bar=False, val_size=0.15, test_size=0.15, benchmarks=("naive",))
+    assert len(again.study.trials) == 4
+    assert [t.value for t in again.study.trials[:3]] == first_values
+    assert test_start > frame.index[int(0.7 * len(frame))]
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_study(tmp_path):
+    config = write_config(tmp_path / "sweep.yaml", n_trials=4)
+    done = run_cli(str(config), "--workers", "2", "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    study = optuna.load_study(study_name="test", storage=f"sqlite:///{tmp_path / 'out' / 'study.db'}")
+    finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) >= 4
+    assert len({t.user_attrs.get("worker") for t in finished}) == 2  # both processes ran trials
+    assert "leaderboard.csv" in done.stdout or (tmp_path / "out" / "leaderboard.csv").exists()
+
+
+@pytest.mark.slow
+def test_killed_worker_loses_only_its_running_trial(tmp_path):
+    config = write_config(tmp_path / "sweep.yaml", n_trials=3)
+    storage = f"sqlite:///{tmp_path / 'out' / 'study.db'}"
+    first = run_cli(str(config), "--worker", "--n-trials", "1", "--no-progress")
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = optuna.load_study(study_name="test", storage=storage).trials[0]
+    assert before.state == TrialState.COMPLETE
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    worker = subprocess.Popen([sys.executable, "-m", "forecast", "sweep", str(config), "--worker",
+                               "--max-epochs", "2000", "--no-progress"], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            trials = optuna.load_study(study_name="test", storage=storage).trials
+            running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
+            if running:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the worker never got a trial running")
+        os.kill(worker.pid, signal.SIGKILL)  # no clean-up, no chance to mark the trial
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    interrupted = running[0].number
+    time.sleep(4)  # longer than the grace period: the interrupted trial's heartbeat is now stale
+
+    resumed = run_cli(str(config), "--worker", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    trials = optuna.load_study(study_name="test", storage=storage).trials
+    assert trials[0].state == TrialState.COMPLETE and trials[0].value == before.value  # intact
+    assert trials[0].params == before.params
+    assert trials[interrupted].state == TrialState.FAIL
+    retried = [t for t in trials if RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == interrupted]
+    assert retried and retried[0].state == TrialState.COMPLETE
+    assert retried[0].params == trials[interrupted].params
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) == 3
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("FORECAST_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("FORECAST_REQUIRE_POSTGRES"):
+            pytest.fail("FORECAST_REQUIRE_POSTGRES is set but FORECAST_TEST_POSTGRES_URL is not")
+        pytest.skip("no PostgreSQL server (set FORECAST_TEST_POSTGRES_URL; .ci/run starts one)")
+    return url
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_workers_on_postgresql(tmp_path):
+    url = _postgres_url()
+    name = f"pg-{os.getpid()}-{int(time.time())}"
+    config = write_config(tmp_path / "sweep.yaml", n_trials=4, study_name=name)
+    done = run_cli(str(config), "--workers", "2", "--storage", url, "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    study = optuna.load_study(study_name=name, storage=url)
+    finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) >= 4
+    assert len({t.user_attrs.get("worker") for t in finished}) == 2
+    assert best_per_family(study)
+    family, _, params = params_of(best_per_family(study)["lstm"])
+    assert family == "lstm" and "hidden_size" in params
+
+
+def test_optimize_counts_finished_trials_so_reruns_do_nothing_more(tmp_path, seattle):
+    config = SweepConfig(data="x", spec=WindowSpec(**SPEC), families=("lstm",), n_trials=1, max_epochs=1,
+                         out_dir=str(tmp_path), study_name="resume")
+    study = optimize(config, seattle.iloc[:200], progress_bar=False)
+    assert len(study.trials) == 1
+    study = optimize(config, seattle.iloc[:200], progress_bar=False)
+    assert len(study.trials) == 1
+    assert open_study(config).trials[0].state == TrialState.COMPLETE
+
+
+def test_optuna_dashboard_reads_the_study_storage(tmp_path, seattle):
+    """`optuna-dashboard sqlite:///.../study.db` works on a sweep's storage (checked through its WSGI app)."""
+    dashboard = pytest.importorskip("optuna_dashboard")
+    import io
+    import json
+
+    config = SweepConfig(data="x", spec=WindowSpec(**SPEC), families=("naive", "ridge"), n_trials=2,
+                         out_dir=str(tmp_path), study_name="dash")
+    optimize(config, seattle.iloc[:200], progress_bar=False)
+    app = dashboard.wsgi(f"sqlite:///{tmp_path / 'study.db'}")
+    status = {}
+    body = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/api/studies", "SERVER_NAME": "localhost",
+                "SERVER_PORT": "80", "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO(),
+                "wsgi.url_scheme": "http", "QUERY_STRING": ""},
+               lambda code, headers, exc_info=None: status.setdefault("code", code))
+    payload = json.loads(b"".join(body))
+    studies = payload["study_summaries"]
+    assert status["code"].startswith("200")
+    assert [s["study_name"] for s in studies] == ["dash"]
