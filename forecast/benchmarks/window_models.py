@@ -7,7 +7,6 @@ All forecasts are [N, H, T] float64 arrays: N windows, H steps, T target columns
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import asdict, dataclass
 
@@ -18,7 +17,7 @@ from sklearn.linear_model import Ridge
 
 from forecast.data.datamodule import WindowDataModule
 from forecast.data.windows import Windows
-from forecast.models.lightning import ForecastModule, quiet_lightning
+from forecast.models.lightning import ForecastModule, KeepBestWeights, quiet_lightning
 from forecast.models.networks import NetworkConfig, RecurrentNetwork
 
 
@@ -102,24 +101,6 @@ class RecurrentSettings:
         return asdict(self)
 
 
-class _BestWeights(L.Callback):
-    """Keeps (in memory) the weights of the epoch with the lowest validation loss, and the loss history."""
-
-    def __init__(self) -> None:
-        self.best_loss = float("inf")
-        self.best_epoch = -1
-        self.best_state: dict | None = None
-        self.history: list[dict[str, float]] = []
-
-    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k in ("train_loss", "val_loss")}
-        self.history.append({"epoch": trainer.current_epoch, **metrics})
-        val = metrics.get("val_loss", float("inf"))
-        if val < self.best_loss:
-            self.best_loss, self.best_epoch = val, trainer.current_epoch
-            self.best_state = copy.deepcopy(module.network.state_dict())
-
-
 @dataclass
 class RecurrentFit:
     """A trained network and how its training went."""
@@ -146,7 +127,7 @@ def fit_recurrent(cell: str, settings: RecurrentSettings, train: Windows, val: W
         network = RecurrentNetwork(config)
         module = ForecastModule(network, loss="mse", lr=settings.lr, weight_decay=settings.weight_decay,
                                 optimizer="adam", max_epochs=settings.max_epochs)
-        best = _BestWeights()
+        best = KeepBestWeights()
         quiet_lightning()
         trainer = L.Trainer(
             max_epochs=settings.max_epochs, accelerator="cpu", devices=1,
@@ -160,7 +141,9 @@ def fit_recurrent(cell: str, settings: RecurrentSettings, train: Windows, val: W
         trainer.fit(module, datamodule=data)
     if best.best_state is not None:
         network.load_state_dict(best.best_state)
-    return RecurrentFit(network.eval(), best.best_loss, best.best_epoch, trainer.current_epoch,
+    val_losses = [row.get("val_loss", float("inf")) for row in best.history]
+    best_epoch = best.history[val_losses.index(min(val_losses))]["epoch"] if best.history else -1
+    return RecurrentFit(network.eval(), best.best_loss, best_epoch, trainer.current_epoch,
                         time.perf_counter() - started, best.history)
 
 
