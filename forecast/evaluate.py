@@ -342,6 +342,8 @@ def backtest(
     if not isinstance(stride, Integral) or isinstance(stride, bool) or stride < 1:
         raise InputError(f"stride must be a positive integer, got {stride!r}")
 
+    # Models built from names follow the backtest's own progress setting unless params say otherwise.
+    params = {"progress_bar": progress, **(params or {})}
     named = resolve_models(models, params=params)
     task = _task_of(named)
     if task == "direction" and (spec.horizon != 1 or len(spec.targets) != 1):
