@@ -157,3 +157,31 @@ def test_every_command_has_help_with_an_example(capsys):
             main([command, "--help"])
         assert stop.value.code == 0
         assert f"forecast {command}" in capsys.readouterr().out.split("example")[1]
+
+
+def test_predict_with_known_future_values_from_a_file(tmp_path, capsys, seattle):
+    """A model fit with --known-future needs those values after the data: `predict --future FILE`."""
+    frame = seattle.iloc[:200].copy()
+    frame["holiday"] = (frame.index.day_of_week >= 5).astype(float)  # a "planned" covariate
+    data, future_path = tmp_path / "data.csv", tmp_path / "future.csv"
+    frame.iloc[:190].reset_index().to_csv(data, index=False)
+    frame.iloc[190:193][["holiday"]].reset_index().to_csv(future_path, index=False)
+    model_dir, out = tmp_path / "model", tmp_path / "forecasts.csv"
+    code, _, err = _run(["fit", str(data), "--target", "temp_max", "--known-future", "holiday", "--model", "gru",
+                         "--lookback", "7", "--horizon", "3", "--epochs", "1", "--no-progress",
+                         "--out", str(model_dir)], capsys)
+    assert code == 0, err
+
+    code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(out), "--no-progress"],
+                        capsys)
+    assert code == 2 and not out.exists()  # without the planned values the last origin cannot be forecast
+    assert err[-1].startswith("forecast: error:") and "--future FILE" in err[-1], err
+
+    code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--future", str(future_path),
+                         "--out", str(out), "--no-progress"], capsys)
+    assert code == 0, err
+    written = pd.read_csv(out, parse_dates=["origin", "timestamp"])
+    model = forecast.load_model(model_dir)
+    expected = model.predict(frame.iloc[:190], future=frame.iloc[190:193][["holiday"]])
+    assert len(written) == 3
+    np.testing.assert_allclose(written["forecast"].to_numpy(), expected["forecast"].to_numpy(), rtol=1e-6)

@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fill", choices=("none", "ffill", "interpolate"), default="none",
                    help="how to fill missing values and skipped timestamps inside series before forecasting "
                         "(default none: series with holes in their window are skipped and reported)")
+    p.add_argument("--future", metavar="FILE",
+                   help="values of the model's known-future columns for the steps after DATA (same time "
+                   "and id columns); needed by models fit with --known-future")
     p.add_argument("--batch-size", type=positive_int, default=4096,
                    help="windows per forward pass (default 4096)")
     add_common(p)
@@ -64,8 +67,9 @@ def handle(args: argparse.Namespace) -> int:
         raise InputError(f"{source}: several rows share a timestamp but the model forecasts a single series "
                          "(it was trained without --id-col)")
     note_extra_columns(frame, [*spec.columns, *([spec.id_col] if spec.id_col else [])], source)
+    future = read(args.future, args.time_col, spec.id_col, tuple(spec.known_future)) if args.future else None
     result = batch_predict(model, frame, origin=args.origin, fill=args.fill, batch_size=args.batch_size,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, future=future)
     if result.rows_inserted:
         note(f"{source}: added {result.rows_inserted} missing timestamps as empty rows"
              + (f", filled by {args.fill}" if args.fill != "none" else ", so no window spans a gap"))

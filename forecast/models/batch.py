@@ -51,12 +51,15 @@ class BatchForecast:
 
 
 def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last", fill: str = "none",
-                  batch_size: int = 4096, progress: bool = False) -> BatchForecast:
+                  batch_size: int = 4096, progress: bool = False,
+                  future: pd.DataFrame | None = None) -> BatchForecast:
     """Forecasts for every series of `frame` (sorted by series, then time) with a fitted `model`.
 
     origin: "last" (each series' last row), "all" (every origin with a full window) or a date.
     fill: "none" skips series whose window has holes; "ffill"/"interpolate" fill them first.
     batch_size: windows per forward pass; series are fed in chunks of about that many windows.
+    future: values of the model's known-future columns after the data (time-indexed, with the id column
+        for panels), passed on to `model.predict(..., future=...)` chunk by chunk.
     """
     if fill not in FILL_POLICIES:
         raise InputError(f"fill={fill!r} is not one of {', '.join(FILL_POLICIES)}")
@@ -109,7 +112,7 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
             chunk = frame.iloc[offsets[a]:offsets[b]]
             chunk.attrs = {}
             if not short[a:b].all():
-                part = _predict_chunk(model, chunk, origin, batch_size)
+                part = _predict_chunk(model, chunk, origin, batch_size, _future_of(future, chunk, id_col))
                 if len(part):
                     parts.append(part)
             bar.update(int(b - a))
@@ -143,12 +146,25 @@ def _reads_only_its_window(model) -> bool:
     return isinstance(model, RNNForecaster)
 
 
-def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int) -> pd.DataFrame:
-    takes_batch = "batch_size" in inspect.signature(model.predict).parameters
+def _future_of(future: pd.DataFrame | None, chunk: pd.DataFrame, id_col: str | None) -> pd.DataFrame | None:
+    """The rows of `future` that belong to the series of `chunk`."""
+    if future is None or id_col is None:
+        return future
+    return future[future[id_col].isin(chunk[id_col].unique())]
+
+
+def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int,
+                   future: pd.DataFrame | None = None) -> pd.DataFrame:
+    accepted = inspect.signature(model.predict).parameters
+    options = {"origin": origin}
+    if "batch_size" in accepted:
+        options["batch_size"] = batch_size
+    if future is not None:
+        if "future" not in accepted:
+            raise InputError(f"{type(model).__name__} reads no known-future values; drop --future")
+        options["future"] = future
     try:
-        if takes_batch:
-            return model.predict(chunk, origin=origin, batch_size=batch_size)
-        return model.predict(chunk, origin=origin)
+        return model.predict(chunk, **options)
     except InputError:
         if origin in ("last", "all"):
             raise

@@ -487,7 +487,7 @@ class RNNForecaster(Forecaster):
                 raise InputError(
                     f"prediction frame: known-future column(s) {list(spec.known_future)} have no values for the "
                     f"{spec.horizon} row(s) after origin {panel.timestamps(np.array([first]))[0]}; pass them "
-                    "with predict(frame, future=...), a time-indexed frame holding those columns"
+                    "with predict(frame, future=...), a time-indexed frame holding those columns (CLI: --future FILE)"
                 )
         values = self._forward(windows, batch_size)  # [N, H, T, Q] scaled / [N, 1, 1, 1] probability
         if self.task == "quantile":
