@@ -42,7 +42,10 @@ class RNNForecaster(Forecaster):
 
     head="transducer" trains on the next-H targets of *every* input step (more training signal per
     window) and forecasts from the last step; head="direct" trains only from the final state and can use
-    known-future covariates. task="quantile" adds prediction intervals (pinball loss);
+    known-future covariates. With head="direct", normalize="last" forecasts the change from the origin's
+    value (instance normalization) and skip="linear" adds a linear map of the lookback to the recurrent
+    head (LSTNet's highway): the recipe that beats the published LSTMa on ETTh1.
+    task="quantile" adds prediction intervals (pinball loss);
     task="direction" classifies whether the next value is above the origin's (forecast = P(up));
     task="event" classifies whether the next value exceeds `event_threshold`, in the target's original
     units (e.g. precipitation > 0: rain; forecast = P(event)).
@@ -69,6 +72,8 @@ class RNNForecaster(Forecaster):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "nonlinearity": [StrOptions({"tanh", "relu"})],
         "head": [StrOptions({"direct", "transducer"})],
+        "normalize": [StrOptions({"none", "last"})],
+        "skip": [StrOptions({"none", "linear"})],
         "task": [StrOptions(set(TASKS))],
         "quantiles": ["array-like"],
         "event_threshold": [Real, None],
@@ -105,6 +110,8 @@ class RNNForecaster(Forecaster):
         dropout: float = 0.0,
         nonlinearity: str = "tanh",
         head: str = "transducer",
+        normalize: str = "none",
+        skip: str = "none",
         task: str = "regression",
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
         event_threshold: float | None = None,
@@ -137,6 +144,8 @@ class RNNForecaster(Forecaster):
         self.dropout = dropout
         self.nonlinearity = nonlinearity
         self.head = head
+        self.normalize = normalize
+        self.skip = skip
         self.task = task
         self.quantiles = quantiles
         self.event_threshold = event_threshold
@@ -279,10 +288,20 @@ class RNNForecaster(Forecaster):
             n_series=len(self.series_ids_) if self.series_embedding_dim else 0,
             series_embedding_dim=self.series_embedding_dim,
             category_sizes=tuple(len(self.vocabularies_[c]) for c in spec.categorical),
+            normalize=self.normalize,
+            skip=self.skip,
+            lookback=spec.lookback,
         )
 
     def _check_task(self, spec: WindowSpec) -> None:
         """Checks that tie parameters to each other or to the spec (single ones are in the table)."""
+        if (self.normalize != "none" or self.skip != "none") and (
+            self.head != "direct" or self.task in CLASSIFY_TASKS
+        ):
+            raise InputError(
+                f"normalize={self.normalize!r} and skip={self.skip!r} work with head='direct' on a regression "
+                f"or quantile task; got head={self.head!r}, task={self.task!r}"
+            )
         quantiles = np.asarray(self.quantiles, dtype=np.float64)
         if self.task == "quantile" and (
             quantiles.ndim != 1 or not len(quantiles) or np.any((quantiles <= 0) | (quantiles >= 1))

@@ -311,3 +311,23 @@ def test_quantile_point_forecast_is_the_quantile_nearest_the_median():
     out = model.predict(sine_frame())
     assert list(out.columns) == ["origin", "timestamp", "step", "forecast", "q0.05", "q0.4", "q0.95"]
     pd.testing.assert_series_equal(out["forecast"], out["q0.4"], check_names=False)
+
+
+def test_normalize_and_skip_options_train_save_and_load(tmp_path, seattle):
+    """The ETTh1 recipe (last-value normalization + linear skip) is available through the estimator."""
+    from forecast import load_model
+
+    spec = WindowSpec(target="temp_max", lookback=10, horizon=3, features=("wind",))
+    model = RNNForecaster(cell="gru", hidden_size=8, head="direct", normalize="last", skip="linear",
+                          max_epochs=1, progress_bar=False, seed=0).fit(seattle.iloc[:300], spec)
+    assert model.network_.config.normalize == "last" and model.network_.config.skip == "linear"
+    assert model.network_.config.lookback == 10
+    model.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(load_model(tmp_path / "m").predict(seattle.iloc[:300]),
+                                  model.predict(seattle.iloc[:300]))
+
+
+def test_skip_needs_the_direct_head(seattle):
+    spec = WindowSpec(target="temp_max", lookback=10, horizon=1)
+    with pytest.raises(InputError, match="head='direct'"):
+        RNNForecaster(head="transducer", skip="linear", max_epochs=1, progress_bar=False).fit(seattle.iloc[:200], spec)
