@@ -86,7 +86,7 @@ def summary() -> pd.DataFrame:
     for name, ds in _DATASETS.items():
         frame = load(name)
         first_series = frame if ds.id_col is None else frame[frame[ds.id_col] == frame[ds.id_col].iloc[0]]
-        freq = pd.infer_freq(first_series.index[:200]) or "irregular (e.g. trading days)"
+        freq = _describe_step(first_series.index)
         rows.append({
             "name": name,
             "rows": len(frame),
@@ -98,3 +98,14 @@ def summary() -> pd.DataFrame:
             "columns": ",".join(frame.columns),
         })
     return pd.DataFrame(rows)
+
+
+def _describe_step(index: pd.DatetimeIndex) -> str:
+    """The usual time step ("daily", "hourly") and how many steps differ from it (weekends, missing hours)."""
+    steps = pd.Series(index[1:] - index[:-1])
+    if steps.empty:
+        return "single row"
+    usual = steps.mode().iloc[0]
+    text = {pd.Timedelta(days=1): "daily", pd.Timedelta(hours=1): "hourly"}.get(usual, str(usual))
+    gaps = int((steps != usual).sum())
+    return text if gaps == 0 else f"{text}, {gaps} gap{'s' if gaps > 1 else ''}"
