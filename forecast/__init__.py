@@ -22,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     "load_table": "forecast.data.sources.files:load_table",
     "align": "forecast.data.align:align",
     "backtest": "forecast.evaluate:backtest",
-    "sweep": "forecast.sweep:sweep",
+    "sweep": "forecast.sweeps:sweep",
     "baselines": "forecast.models.baselines:",
     "registry": "forecast.models.registry:",
 }

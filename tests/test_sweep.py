@@ -17,10 +17,10 @@ from optuna.trial import TrialState
 
 from forecast.config import WindowSpec
 from forecast.errors import InputError
-from forecast.sweep.config import SweepConfig
-from forecast.sweep.objective import PrefixedTrial, params_of
-from forecast.sweep.runner import best_per_family, open_study, optimize, sweep
-from forecast.sweep.splits import FrameSplit
+from forecast.sweeps.config import SweepConfig
+from forecast.sweeps.objective import PrefixedTrial, params_of
+from forecast.sweeps.runner import best_per_family, open_study, optimize, sweep
+from forecast.sweeps.splits import FrameSplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = {"target": "temp_max", "lookback": 7, "horizon": 1, "features": ["wind"]}
@@ -200,3 +200,10 @@ def test_optuna_dashboard_reads_the_study_storage(tmp_path, seattle):
     studies = payload["study_summaries"]
     assert status["code"].startswith("200")
     assert [s["study_name"] for s in studies] == ["dash"]
+
+
+def test_public_sweep_is_the_function_even_after_importing_the_package():
+    import forecast
+    import forecast.sweeps.runner
+
+    assert callable(forecast.sweep) and forecast.sweep.__name__ == "sweep"

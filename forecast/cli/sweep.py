@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from forecast.sweep.config import SweepConfig
-    from forecast.sweep.runner import evaluate_best, open_study, optimize, run_workers
+    from forecast.sweeps.config import SweepConfig
+    from forecast.sweeps.runner import evaluate_best, open_study, optimize, run_workers
 
     if args.threads:
         import torch

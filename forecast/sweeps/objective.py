@@ -13,7 +13,7 @@ import pandas as pd
 
 from forecast.config import WindowSpec
 from forecast.models import registry
-from forecast.sweep.splits import FrameSplit
+from forecast.sweeps.splits import FrameSplit
 
 
 class PrefixedTrial:

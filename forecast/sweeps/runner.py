@@ -18,10 +18,10 @@ import optuna
 import pandas as pd
 
 from forecast.errors import ForecastError, InputError
-from forecast.sweep.config import SweepConfig
-from forecast.sweep.objective import Objective, build_model, is_recurrent, params_of
-from forecast.sweep.splits import FrameSplit
-from forecast.sweep.storage import make_pruner, open_storage, storage_url
+from forecast.sweeps.config import SweepConfig
+from forecast.sweeps.objective import Objective, build_model, is_recurrent, params_of
+from forecast.sweeps.splits import FrameSplit
+from forecast.sweeps.storage import make_pruner, open_storage, storage_url
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
