@@ -91,12 +91,12 @@ def test_tiny_sweep_end_to_end_and_resume(tmp_path, seattle):
 
 @pytest.mark.slow
 def test_two_workers_share_one_study(tmp_path):
-    config = write_config(tmp_path / "sweep.yaml", n_trials=4)
+    config = write_config(tmp_path / "sweep.yaml", n_trials=6, max_epochs=2)  # trials long enough that both workers get some
     done = run_cli(str(config), "--workers", "2", "--no-progress")
     assert done.returncode == 0, done.stderr[-2000:]
     study = optuna.load_study(study_name="test", storage=f"sqlite:///{tmp_path / 'out' / 'study.db'}")
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert len(finished) >= 4
+    assert len(finished) >= 6
     assert len({t.user_attrs.get("worker") for t in finished}) == 2  # both processes ran trials
     assert "leaderboard.csv" in done.stdout or (tmp_path / "out" / "leaderboard.csv").exists()
 
@@ -159,12 +159,12 @@ def _postgres_url() -> str:
 def test_two_workers_on_postgresql(tmp_path):
     url = _postgres_url()
     name = f"pg-{os.getpid()}-{int(time.time())}"
-    config = write_config(tmp_path / "sweep.yaml", n_trials=4, study_name=name)
+    config = write_config(tmp_path / "sweep.yaml", n_trials=6, max_epochs=2, study_name=name)
     done = run_cli(str(config), "--workers", "2", "--storage", url, "--no-progress")
     assert done.returncode == 0, done.stderr[-2000:]
     study = optuna.load_study(study_name=name, storage=url)
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert len(finished) >= 4
+    assert len(finished) >= 6
     assert len({t.user_attrs.get("worker") for t in finished}) == 2
     assert best_per_family(study)
     family, _, params = params_of(best_per_family(study)["lstm"])

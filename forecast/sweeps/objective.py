@@ -91,6 +91,7 @@ class Objective:
         return replace(self.split.spec, lookback=lookback) if lookback else self.split.spec
 
     def __call__(self, trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # set first: pruned trials too
         family = trial.suggest_categorical("family", list(self.families))
         lookback = trial.suggest_categorical("lookback", list(self.lookbacks)) if self.lookbacks else None
         model = build_model(family, family_params(trial, family), seed=self.seed, max_epochs=self.max_epochs)
@@ -105,5 +106,4 @@ class Objective:
         forecasts = model.predict(self.split.train_val, origin="all")
         score = validation_mae(forecasts, self.split, part=1)
         trial.set_user_attr("fit_seconds", float(getattr(model, "fit_seconds_", float("nan"))))
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         return score
