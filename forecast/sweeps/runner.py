@@ -179,9 +179,10 @@ def write_outputs(config: SweepConfig, result: SweepResult, fitted: dict[str, An
         tmp.write_text(result.summary + "\n")
     files["summary"] = str(out / "summary.txt")
     files.update(write_study_plots(result.study, out))
-    best_label = result.leaderboard.iloc[0]["model"]
+    searched = [m for m in result.leaderboard["model"] if m not in config.benchmarks]  # best first
+    best_label = searched[0] if searched else None
     best_model = fitted.get(best_label)
-    if best_model is not None and hasattr(best_model, "save") and best_label not in config.benchmarks:
+    if best_model is not None and hasattr(best_model, "save"):
         try:
             best_model.save(out / "best_model")
             files["best_model"] = str(out / "best_model")
