@@ -96,6 +96,26 @@ class Forecaster(BaseEstimator):
             raise InputError(f"spec must be a forecast.WindowSpec, got {type(spec).__name__}")
         return spec
 
+    # -- artifact metadata every saved forecaster shares ------------------------------------------------
+    def _common_metadata(self) -> dict:
+        """Spec, vocabularies, series ids, columns and dtypes, as stored in model.json."""
+        return {
+            "spec": self.spec_.to_dict(),
+            "vocabularies": self.vocabularies_,
+            "series_ids": [None if s is None else str(s) for s in self.series_ids_],
+            "columns": list(self.feature_names_in_),
+            "dtypes": self.dtypes_,
+        }
+
+    def _restore_common(self, metadata: dict) -> None:
+        """Inverse of `_common_metadata`."""
+        self.spec_ = WindowSpec.from_dict(metadata["spec"])
+        self.vocabularies_ = metadata["vocabularies"]
+        self.series_ids_ = metadata["series_ids"]
+        self.feature_names_in_ = np.asarray(metadata["columns"], dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.dtypes_ = metadata["dtypes"]
+
     def check_columns(self, frame: pd.DataFrame, source: str = "frame") -> None:
         """Fail with the list of differences if `frame` lacks columns the model was trained on, or holds
         text where the model read numbers (extra columns are ignored)."""

@@ -569,13 +569,9 @@ class RNNForecaster(Forecaster):
             params["checkpoint_dir"] = str(params["checkpoint_dir"])
         metadata = {
             "params": params,
-            "spec": self.spec_.to_dict(),
+            **self._common_metadata(),
             "network": self.network_config_.to_dict(),
             "scaler": self.scaler_.to_dict(),
-            "vocabularies": self.vocabularies_,
-            "series_ids": [None if s is None else str(s) for s in self.series_ids_],
-            "columns": list(self.feature_names_in_),
-            "dtypes": self.dtypes_,
             "history": self.history_,
             "best_val_loss": self.best_val_loss_,
         }
@@ -598,11 +594,7 @@ class RNNForecaster(Forecaster):
         network.load_state_dict(tensors)
         model.network_ = network.eval()
         model.scaler_ = ColumnScaler.from_dict(metadata["scaler"])
-        model.vocabularies_ = metadata["vocabularies"]
-        model.series_ids_ = metadata["series_ids"]
-        model.feature_names_in_ = np.asarray(metadata["columns"], dtype=object)
-        model.n_features_in_ = len(model.feature_names_in_)
-        model.dtypes_ = metadata["dtypes"]
+        model._restore_common(metadata)
         model.history_ = metadata.get("history", [])
         model.best_val_loss_ = metadata.get("best_val_loss")
         return model

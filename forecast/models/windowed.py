@@ -93,23 +93,8 @@ class WindowedForecaster(Forecaster):
 
         save_model(self, path)
 
-    # -- artifact helpers shared by subclasses --------------------------------------------------------
-    def _common_metadata(self) -> dict:
-        return {
-            "spec": self.spec_.to_dict(),
-            "vocabularies": self.vocabularies_,
-            "series_ids": [None if s is None else str(s) for s in self.series_ids_],
-            "columns": list(self.feature_names_in_),
-            "dtypes": self.dtypes_,
-        }
-
     def _restore_common(self, metadata: dict) -> None:
-        self.spec_ = WindowSpec.from_dict(metadata["spec"])
-        self.vocabularies_ = metadata["vocabularies"]
-        self.series_ids_ = metadata["series_ids"]
-        self.feature_names_in_ = np.asarray(metadata["columns"], dtype=object)
-        self.n_features_in_ = len(self.feature_names_in_)
-        self.dtypes_ = metadata["dtypes"]
+        super()._restore_common(metadata)
         self.is_fitted_ = True
 
 
