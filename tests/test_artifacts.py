@@ -3,6 +3,7 @@ whatever trained them, and fail clearly when damaged, from another format versio
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 
@@ -85,6 +86,7 @@ def test_gpu_trained_model_loads_and_predicts_on_cpu(fitted, saved, frame, monke
     _edit_metadata(saved, **{"params.accelerator": "gpu", "params.precision": "bf16-mixed"})
     tensors = safetensors.torch.load_file(saved / WEIGHTS)
     safetensors.torch.save_file({k: v.to(torch.bfloat16) for k, v in tensors.items()}, saved / WEIGHTS)
+    _edit_metadata(saved, weights_sha256=hashlib.sha256((saved / WEIGHTS).read_bytes()).hexdigest())
     devices = []
     real_load = safetensors.torch.load_file
 

@@ -55,7 +55,8 @@ class RNNForecaster(Forecaster):
 
     checkpoint_dir: where Lightning writes `last.ckpt` after every epoch; a later fit with the same folder
     resumes from it (weights, optimizer, epoch, best epoch so far) and trains up to `max_epochs`, ending
-    exactly where an uninterrupted fit would.
+    exactly where an uninterrupted fit would. Resuming loads tensors and plain values only (torch's
+    weights_only), never pickled code; the folder is not saved with the model.
     progress_bar: on for interactive use; turn it off in tests and sweeps.
 
     Attributes after fit: network_ (the trained RecurrentNetwork, on the CPU), network_config_, spec_,
@@ -272,26 +273,25 @@ class RNNForecaster(Forecaster):
         return None if self.min_lookback is None else min(int(self.min_lookback), self.spec_.lookback)
 
     def _network_config(self, windows: Windows) -> NetworkConfig:
-        spec = self.spec_
         return NetworkConfig(
             n_inputs=windows.n_inputs,
-            n_targets=len(spec.targets),
-            horizon=spec.horizon,
-            cell=self.cell,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            dropout=self.dropout,
-            nonlinearity=self.nonlinearity,
-            head="classify" if self.task in CLASSIFY_TASKS else self.head,
-            n_outputs=len(self.quantiles) if self.task == "quantile" else 1,
             n_future=windows.n_future if self.head == "direct" else 0,
             n_series=len(self.series_ids_) if self.series_embedding_dim else 0,
-            series_embedding_dim=self.series_embedding_dim,
-            category_sizes=tuple(len(self.vocabularies_[c]) for c in spec.categorical),
-            normalize=self.normalize,
-            skip=self.skip,
-            lookback=spec.lookback,
+            category_sizes=tuple(len(self.vocabularies_[c]) for c in self.spec_.categorical),
+            **self._network_settings(),
         )
+
+    def _network_settings(self) -> dict:
+        """The network fields that follow from the parameters and the spec alone (checked again on load)."""
+        spec = self.spec_
+        return {
+            "n_targets": len(spec.targets), "horizon": spec.horizon, "lookback": spec.lookback,
+            "cell": self.cell, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+            "dropout": self.dropout, "nonlinearity": self.nonlinearity,
+            "head": "classify" if self.task in CLASSIFY_TASKS else self.head,
+            "n_outputs": len(self.quantiles) if self.task == "quantile" else 1,
+            "series_embedding_dim": self.series_embedding_dim, "normalize": self.normalize, "skip": self.skip,
+        }
 
     def _check_task(self, spec: WindowSpec) -> None:
         """Checks that tie parameters to each other or to the spec (single ones are in the table)."""
@@ -446,7 +446,8 @@ class RNNForecaster(Forecaster):
                 batch_size=self.batch_size, seed=self.seed,
             )
             try:
-                trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+                # weights_only: resuming reads tensors and plain values, never unpickles code.
+                trainer.fit(module, datamodule=data, ckpt_path=resume_from, weights_only=True)
             except RuntimeError as exc:
                 if resume_from is not None and "state_dict" in str(exc):
                     raise TrainingError(
@@ -565,8 +566,7 @@ class RNNForecaster(Forecaster):
         check_is_fitted(self, "network_")
         params = self.get_params()
         params["quantiles"] = list(params["quantiles"])
-        if params["checkpoint_dir"] is not None:
-            params["checkpoint_dir"] = str(params["checkpoint_dir"])
+        params["checkpoint_dir"] = None  # a path on the training machine: never stored, never restored
         metadata = {
             "params": params,
             **self._common_metadata(),
@@ -581,6 +581,7 @@ class RNNForecaster(Forecaster):
     def _from_artifact(cls, metadata: dict, tensors: dict) -> RNNForecaster:
         params = dict(metadata["params"])
         params["quantiles"] = tuple(params["quantiles"])
+        params["checkpoint_dir"] = None  # never resume into a folder named by a file
         model = cls(**params)
         model.spec_ = WindowSpec.from_dict(metadata["spec"])
         net_cfg = dict(metadata["network"])
@@ -590,10 +591,19 @@ class RNNForecaster(Forecaster):
         expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
         found = {k: tuple(v.shape) for k, v in tensors.items()}
         if expected != found:
-            raise InputError("model weights do not match the network described in model.json; save it again")
+            raise InputError("model weights do not match the network described in model.json; the model "
+                             "folder is damaged: save it again")
+        disagree = [f"{k}={v!r} but network {k}={net_cfg.get(k)!r}"
+                    for k, v in model._network_settings().items() if net_cfg.get(k) != v]
+        if disagree:
+            raise InputError(f"model.json params disagree with its network block ({'; '.join(disagree[:3])}); "
+                             "the model folder is damaged: save or retrain the model")
         network.load_state_dict(tensors)
         model.network_ = network.eval()
         model.scaler_ = ColumnScaler.from_dict(metadata["scaler"])
+        if not (np.isfinite(model.scaler_.center_).all() and np.isfinite(model.scaler_.scale_).all()):
+            raise InputError("model.json holds a scaler with non-finite values (NaN or infinity); the model "
+                             "folder is damaged: save or retrain the model")
         model._restore_common(metadata)
         model.history_ = metadata.get("history", [])
         model.best_val_loss_ = metadata.get("best_val_loss")
