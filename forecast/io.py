@@ -90,12 +90,12 @@ def check_output_file(path: str | os.PathLike[str], suffixes: tuple[str, ...] = 
     """Fail before any work unless `path` can be written as an output file: a known extension, not an
     existing folder, an existing file writable, and its parent folder creatable and writable."""
     target, shown = Path(path), str(path)
+    if target.is_dir():
+        raise InputError(f"{shown}: is a folder; give a file name such as {shown.rstrip('/')}/out{suffixes[0]}")
     suffix = target.suffix.lower()
     if suffix not in suffixes:
         raise InputError(f"{shown}: unsupported output extension {suffix or '(none)'!r}; use "
                          f"{' or '.join(suffixes[:2])}")
-    if target.is_dir():
-        raise InputError(f"{shown}: is a folder; give a file name such as {shown.rstrip('/')}/out{suffixes[0]}")
     if target.exists() and not target.is_file():
         raise InputError(f"{shown}: exists and is not a regular file; choose another path")
     check_output_parent(target, shown)

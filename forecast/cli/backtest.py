@@ -89,7 +89,10 @@ def _series_column(data: str, id_col: str | None) -> str | None:
 def handle(args: argparse.Namespace) -> int:
     from forecast.config import WindowSpec
     from forecast.evaluate import backtest
+    from forecast.io import check_output_dir
     from forecast.models import registry
+
+    check_output_dir(args.out)
 
     if args.threads:
         import torch

@@ -83,6 +83,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads must be a positive integer, got {args.threads}")
     config = config_from_args(args)  # validate before importing torch or reading data
+    if args.out:
+        from forecast.io import check_output_dir
+
+        check_output_dir(args.out)
     import torch
 
     from forecast.benchmarks import etth1

@@ -63,11 +63,10 @@ def note_extra_columns(frame: pd.DataFrame, used: Iterable[str], source: str) ->
 
 
 def check_output_path(path: str, suffixes: tuple[str, ...] = (".csv", ".parquet", ".pq")) -> None:
-    """Fail before any work when the output file's extension cannot be written."""
-    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-    if suffix not in suffixes:
-        raise InputError(f"{path}: unsupported output extension {suffix or '(none)'!r}; use "
-                         f"{' or '.join(suffixes[:2])}")
+    """Fail before any work when the output file cannot be written (extension, kind, parent folder)."""
+    from forecast.io import check_output_file
+
+    check_output_file(path, suffixes)
 
 
 def load_model_dir(path: str):

@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from forecast.demo import run_demo
+    from forecast.io import check_output_dir
 
+    check_output_dir(args.out)
     result = run_demo(args.out, max_epochs=args.epochs, seed=args.seed, progress_bar=not args.no_progress)
     print(f"Seattle next-day temp_max, test {result['test_start']} .. ({result['test_rows']} days)")
     print(f"  LSTM        MAE {result['mae_lstm']:.3f} °C   ({result['epochs']} epochs, {result['fit_seconds']:.1f} s)")

@@ -29,8 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     import time
 
+    from forecast.io import check_output_dir
     from forecast.lectures import run
 
+    check_output_dir(args.out)
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError(f"--threads must be at least 1, got {args.threads}")

@@ -55,8 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_out(path: str) -> None:
+    from forecast.io import check_output_file
+
     if not path.lower().endswith((".csv", ".parquet", ".pq")):
         raise InputError(f"--out {path}: use a .csv or .parquet file name")
+    check_output_file(path)
 
 
 def handle_prices(args: argparse.Namespace) -> int:

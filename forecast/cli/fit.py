@@ -60,7 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fraction of each series (its end) held out for validation (default 0.1)")
     p.add_argument("--quantiles", type=floats, metavar="Q[,Q]",
                    help="train prediction intervals at these quantiles, e.g. 0.1,0.5,0.9 (pinball loss)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder to save the model to")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder to save the model to: a new or empty folder, or a model folder to replace")
     add_common(p)
     p.set_defaults(handler=handle)
 
@@ -112,9 +113,11 @@ def _summary(model, name: str) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from forecast.artifacts import check_model_dir
     from forecast.config import WindowSpec
     from forecast.errors import InputError
 
+    check_model_dir(args.out)  # before reading or training: never lose an hour to a bad --out
     spec = WindowSpec(
         target=tuple(args.target), lookback=args.lookback, horizon=args.horizon,
         features=tuple(args.features), known_future=tuple(args.known_future), calendar=tuple(args.calendar),

@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from forecast.io import check_output_dir
     from forecast.sweeps.config import SweepConfig
     from forecast.sweeps.runner import evaluate_best, open_study, optimize, run_workers
 
@@ -45,6 +46,7 @@ def handle(args: argparse.Namespace) -> int:
         storage=args.storage, n_trials=args.n_trials, study_name=args.study_name, timeout=args.timeout,
         max_epochs=args.max_epochs, out_dir=args.out_dir,
     )
+    check_output_dir(config.out_dir)
     progress = not args.no_progress
     if args.worker or args.workers <= 1:
         study = optimize(config, progress_bar=progress)
