@@ -114,7 +114,11 @@ def _broken_models(good: Path, root: Path) -> dict[str, tuple[Path, list[str]]]:
     truncated = root / "truncated"
     shutil.copytree(good, truncated)
     (truncated / "weights.safetensors").write_bytes((good / "weights.safetensors").read_bytes()[:40])
-    cases["truncated weights"] = (truncated, ["cannot read the model weights"])
+    cases["truncated weights"] = (truncated, ["does not match the SHA-256", "damaged"])  # hash checked first
+    unhashed = root / "unhashed"  # saved before model.json recorded the weights' hash
+    shutil.copytree(truncated, unhashed)
+    (unhashed / "model.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "weights_sha256"}))
+    cases["truncated weights, no hash"] = (unhashed, ["cannot read the model weights"])
     return cases
 
 
