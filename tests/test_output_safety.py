@@ -343,3 +343,21 @@ def test_resuming_from_a_checkpoint_never_unpickles(tmp_path, monkeypatch):
     assert seen and all(flag is True for flag in seen), seen
     assert [h["epoch"] for h in resumed.history_] == [0, 1]
     assert np.isfinite(resumed.best_val_loss_ or 0.0)
+
+
+def test_state_pipeline_with_non_finite_scaling_is_refused(tmp_path, models):
+    import hashlib
+
+    from forecast.config import WindowSpec
+    from forecast.models import registry
+
+    frame = models[0]
+    spec = WindowSpec("y", lookback=5, features=("x",))
+    registry.build("lstm_state+ridge", max_epochs=1, hidden_size=4).fit(frame, spec).save(tmp_path / "m")
+    tensors = safetensors.torch.load_file(tmp_path / "m" / WEIGHTS)
+    tensors["scaling.x_scale"] = torch.full_like(tensors["scaling.x_scale"], float("inf"))
+    safetensors.torch.save_file(tensors, tmp_path / "m" / WEIGHTS)  # re-hashed: damage the hash cannot see
+    digest = hashlib.sha256((tmp_path / "m" / WEIGHTS).read_bytes()).hexdigest()
+    _edit(tmp_path / "m", lambda meta: meta.__setitem__("weights_sha256", digest))
+    with pytest.raises(InputError, match=r"m: the encoder's x_scale scaling holds non-finite values.*damaged"):
+        load_model(tmp_path / "m")

@@ -348,13 +348,17 @@ class StatePipelineForecaster(WindowedForecaster):
         weights = {k.removeprefix("encoder."): v for k, v in tensors.items() if k.startswith("encoder.")}
         expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
         if expected != {k: tuple(v.shape) for k, v in weights.items()}:
-            raise InputError("encoder weights do not match the network described in model.json; save it again")
+            raise InputError("encoder weights do not match the network described in model.json; the model "
+                             "folder is damaged: save it again")
         network.load_state_dict(weights)
         encoder = RNNStateFeatures(**{k: metadata["params"][k] for k in RNNStateFeatures._parameter_constraints
                                       if k not in _NOT_FORWARDED})
         encoder.network_ = network.eval()
         for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_"):
             setattr(encoder, name, tensors[f"scaling.{name.rstrip('_')}"].numpy())
+            if not np.isfinite(getattr(encoder, name)).all():
+                raise InputError(f"the encoder's {name.rstrip('_')} scaling holds non-finite values (NaN or "
+                                 "infinity); the model folder is damaged: save or retrain the model")
         encoder.n_window_features_ = network.config.n_inputs
         encoder.n_features_in_ = int(metadata["encoder_features_in"])
         n_out = int(metadata["n_outputs"])
