@@ -122,7 +122,7 @@ def writing(shown: str | os.PathLike[str]) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+        reason = exc.strerror or str(exc) or type(exc).__name__  # strerror: no filename (a temporary one)
         raise InputError(f"{shown}: cannot write ({reason}); check the path, its permissions and free "
                          "space") from None
 

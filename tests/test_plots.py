@@ -98,6 +98,6 @@ def test_failure_while_saving_leaves_no_file(forecasts, actuals, tmp_path, monke
         raise OSError("disk full")
 
     monkeypatch.setattr(Figure, "savefig", broken_savefig)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match=r"fc.png: cannot write \(disk full\)"):  # the user's name, exit 2
         plot_forecast(forecasts, actuals, tmp_path / "fc.png", target="temp")
     assert list(tmp_path.iterdir()) == []
