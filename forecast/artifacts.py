@@ -23,7 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from forecast.errors import InputError
-from forecast.io import check_output_parent, remove_stale_temps, replace_dir, temp_prefix, umask, writing
+from forecast.io import (
+    check_name_length,
+    check_output_parent,
+    remove_stale_temps,
+    replace_dir,
+    temp_prefix,
+    umask,
+    writing,
+)
 
 FORMAT_VERSION = 1
 WEIGHTS, METADATA = "weights.safetensors", "model.json"
@@ -74,6 +82,7 @@ def check_model_dir(path: str | os.PathLike[str]) -> Path:
     """Fail before any work unless `path` may receive a model: a new folder, an empty folder or a model
     folder (see `is_model_folder`), never the current folder or one above it, in a writable place."""
     target, shown = Path(path), str(path)
+    check_name_length(target, shown)
     here = Path.cwd().resolve()
     resolved = target.resolve()
     if resolved == here or resolved in here.parents:

@@ -27,8 +27,13 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 def temp_prefix(target: Path) -> str:
-    """Prefix of this process's temporary names for `target` (`.<name>.<pid>.`)."""
-    return f".{target.name}.{os.getpid()}."
+    """Prefix of this process's temporary names for `target` (`.<name>.<pid>.`, the name cut to fit)."""
+    return f".{_short(target)}.{os.getpid()}."
+
+
+def _short(target: Path) -> str:
+    """The target's name, cut so a temporary name stays within the usual 255-byte limit."""
+    return target.name[:200]
 
 
 def remove_stale_temps(target: Path, keep_dir: Callable[[Path], bool] = lambda path: True) -> None:
@@ -41,7 +46,7 @@ def remove_stale_temps(target: Path, keep_dir: Callable[[Path], bool] = lambda p
     parent = target.parent
     if not parent.is_dir():
         return
-    name = re.escape(target.name)
+    name = re.escape(_short(target))
     ours = re.compile(rf"^\.{name}\.(\d+)\.[A-Za-z0-9_]+\.(?:tmp|old)$")
     legacy_file = re.compile(rf"^\.{name}\.[A-Za-z0-9_]{{8}}\.tmp$")
     legacy_dir = re.compile(rf"^\.{name}\.[A-Za-z0-9_]{{8}}$")
@@ -77,6 +82,12 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+def check_name_length(target: Path, shown: str) -> None:
+    """Fail on a path whose parts are longer than file systems allow (255 bytes a name)."""
+    if any(len(os.fsencode(part)) > 255 for part in target.parts):
+        raise InputError(f"{shown[:80]}...: a name in this path is over 255 bytes; choose a shorter one")
+
+
 def check_output_parent(target: Path, shown: str) -> None:
     """Fail unless the folder that will hold `target` exists or can be created, and is writable."""
     base = _nearest_existing(target.parent)
@@ -90,6 +101,7 @@ def check_output_file(path: str | os.PathLike[str], suffixes: tuple[str, ...] = 
     """Fail before any work unless `path` can be written as an output file: a known extension, not an
     existing folder, an existing file writable, and its parent folder creatable and writable."""
     target, shown = Path(path), str(path)
+    check_name_length(target, shown)
     if target.is_dir():
         raise InputError(f"{shown}: is a folder; give a file name such as {shown.rstrip('/')}/out{suffixes[0]}")
     suffix = target.suffix.lower()
@@ -106,6 +118,7 @@ def check_output_dir(path: str | os.PathLike[str]) -> Path:
     """Fail before any work unless `path` can hold a report: an existing writable folder, or a folder that
     can be created. Writers only create or replace their own files inside it, never delete others."""
     target, shown = Path(path), str(path)
+    check_name_length(target, shown)
     if target.exists() and not target.is_dir():
         raise InputError(f"{shown}: exists and is a file, not a folder; choose another --out folder")
     if target.is_dir():

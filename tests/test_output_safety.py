@@ -361,3 +361,11 @@ def test_state_pipeline_with_non_finite_scaling_is_refused(tmp_path, models):
     _edit(tmp_path / "m", lambda meta: meta.__setitem__("weights_sha256", digest))
     with pytest.raises(InputError, match=r"m: the encoder's x_scale scaling holds non-finite values.*damaged"):
         load_model(tmp_path / "m")
+
+
+def test_long_file_names_get_short_temporaries_and_too_long_ones_are_refused(tmp_path):
+    name = "f" * 246 + ".csv"  # 250 bytes: fine for the file, too long for `.<name>.<pid>.<random>.tmp`
+    write_table(pd.DataFrame({"a": [1]}), tmp_path / name)
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+    with pytest.raises(InputError, match="over 255 bytes"):
+        check_output_file(tmp_path / ("g" * 256 + ".csv"))
