@@ -354,3 +354,32 @@ def test_decimal_commas_and_ragged_semicolon_files(model_dir, tmp_path, capsys):
     code, err, _ = _run(["predict", "--model", str(model_dir), str(ragged), "--out", str(tmp_path / "f.csv")], capsys)
     _assert_one_line_error(code, err, [str(ragged), "do not split evenly on commas or semicolons"])
     assert not (tmp_path / "f.csv").exists()
+
+
+@pytest.mark.parametrize("sidecar", ["[]", '"text"', "null"])
+def test_fetch_offline_with_a_broken_cache_sidecar(sidecar, tmp_path, capsys, monkeypatch):
+    """A sidecar that is JSON but not an object is ignored like a corrupt Parquet file, and the offline error
+    then names the unreadable cached copy instead of claiming that nothing is cached."""
+    from requests.exceptions import ConnectionError
+
+    from forecast.data.sources import yahoo
+    from forecast.errors import DataWarning
+    from tests.fakes import FakeDownloader, recorded_history
+
+    monkeypatch.setenv("FORECAST_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    monkeypatch.setattr(yahoo, "yfinance_download", FakeDownloader({"AAPL": recorded_history("yf_history_AAPL_1d.csv")}))
+    argv = ["fetch", "prices", "AAPL", "--start", "2024-01-02", "--end", "2024-01-31"]
+    assert main([*argv, "--out", str(tmp_path / "first.csv")]) == 0
+    [meta] = list((tmp_path / "cache" / "yahoo").glob("*.json"))
+    meta.write_text(sidecar)
+    monkeypatch.setattr(yahoo, "yfinance_download", FakeDownloader({}, failures=[ConnectionError("down")] * 4))
+    capsys.readouterr()
+    out = tmp_path / "p.csv"
+    with pytest.warns(DataWarning, match=f"ignoring unreadable cache entry .*{meta.name} holds a JSON"):
+        code = main([*argv, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and not out.exists(), err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("forecast: error: AAPL: cannot reach the server (ConnectionError) and the cached copy ")
+    assert "is unreadable (ignored)" in last and "nothing is cached" not in last
