@@ -30,12 +30,13 @@ def infer_step(times: np.ndarray, offsets: np.ndarray) -> tuple[str, np.timedelt
     diffs = diffs[inside]
     if diffs.size == 0:
         return "fixed", np.timedelta64(1, "D")
-    values, counts = np.unique(diffs, return_counts=True)
-    modal = values[np.argmax(counts)]
+    counts = pd.Series(diffs.view(np.int64)).value_counts(sort=False)  # hashing: O(N), unlike np.unique
+    seen, n = counts.index.to_numpy(dtype=np.int64), counts.to_numpy()
+    modal = np.array(seen[n == n.max()].min()).view(diffs.dtype)[()]  # the shortest of the commonest steps
     day = np.timedelta64(1, "D")
-    if modal == day:
-        weekdays = pd.DatetimeIndex(times).day_of_week
-        if (weekdays < 5).all() and np.any(diffs > day):
+    if modal == day and np.any(diffs > day):
+        days = times.astype("datetime64[D]").view(np.int64)
+        if ((days + 3) % 7 < 5).all():  # 1970-01-01 was a Thursday: Monday..Friday are 0..4
             return "business", day
     return "fixed", modal
 
@@ -130,13 +131,14 @@ def describe_gaps(frame: pd.DataFrame, id_col: str | None, source: str) -> str |
             "empty rows: no window that spans one is trained on, scored or forecast from")
 
 
-def regularize(frame: pd.DataFrame, id_col: str | None) -> tuple[pd.DataFrame, int]:
+def regularize(frame: pd.DataFrame, id_col: str | None, gaps: CalendarGaps | None = None) -> tuple[pd.DataFrame, int]:
     """Insert the timestamps missing from a regular calendar as NaN rows; returns (frame, rows inserted).
 
     The calendar policy of every command (see `find_gaps` for what counts as a gap): a window never
     stretches over a gap, so a seasonal lag of 24 steps is 24 hours back in hourly data.
+    gaps: `find_gaps(frame, id_col)` when the caller has it already.
     """
-    gaps = find_gaps(frame, id_col)
+    gaps = find_gaps(frame, id_col) if gaps is None else gaps
     if gaps is None:
         return frame, 0
     stamps, step_ns, missing = gaps.stamps, gaps.step_ns, gaps.missing

@@ -139,9 +139,12 @@ def build_panel(
     offsets, series_list, times = _layout(frame, spec.id_col)
     _check_times(times, offsets, series_list, source)
     # The calendar policy (forecast.data.gaps): skipped steps become NaN rows, so no window spans a gap.
-    if find_gaps(frame, spec.id_col) is not None:
-        frame, _ = regularize(frame[[*([spec.id_col] if spec.id_col else []), *spec.columns]], spec.id_col)
-        offsets, series_list, times = _layout(frame, spec.id_col)
+    gaps = find_gaps(frame, spec.id_col)
+    if gaps is not None:
+        frame, _ = regularize(frame[[*([spec.id_col] if spec.id_col else []), *spec.columns]], spec.id_col, gaps)
+        added = np.add.reduceat(np.r_[gaps.missing, 0], offsets[:-1])  # [S] rows inserted into each series
+        offsets = offsets + np.r_[0, np.cumsum(added)]
+        times = _layout(frame, None)[2]
     index = frame.index
 
     # The panel's one array, row-major so that every window is one contiguous block (pandas hands out
