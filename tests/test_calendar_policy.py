@@ -117,3 +117,15 @@ def test_sessions_and_mixed_steps_are_not_filled_with_invented_rows():
     both = pd.concat([daily, hourly]).rename_axis("timestamp")
     regular, added = regularize(both, "site")
     assert added == 5 and (regular["site"] == "d").sum() == 20
+
+
+def test_bundled_data_gets_the_same_one_gap_note(tmp_path, capsys):
+    code, err = _run(["backtest", "nyc-weather-hourly", "--target", "temperature", "--models", "seasonal_naive",
+                      "--lookback", "24", "--test-size", "48", "--no-plots", "--no-progress",
+                      "--out", str(tmp_path / "bt")], capsys)
+    assert code == 0, err
+    gap_notes = [line for line in err if "gaps in a regular" in line]
+    assert gap_notes == ["forecast: note: nyc-weather-hourly: 29 gaps in a regular 0 days 01:00:00 calendar; first "
+                         "after 2013-01-01 16:00:00+00:00 in series 'EWR' (next is 2013-01-01 18:00:00+00:00); 32 "
+                         "missing steps count as empty rows: no window that spans one is trained on, scored or "
+                         "forecast from"], err

@@ -29,7 +29,7 @@ def read_data(data: str | os.PathLike[str], time_col: str | None = None, id_col:
     `frame.attrs["source"]` names where the data came from (for messages).
     """
     from forecast import datasets
-    from forecast.data.sources.files import apply_missing, load_table, report_gaps
+    from forecast.data.sources.files import apply_missing, load_table
 
     text = str(data)
     if text in datasets.names() and not Path(text).exists():
@@ -37,8 +37,7 @@ def read_data(data: str | os.PathLike[str], time_col: str | None = None, id_col:
         if id_col is not None and id_col != bundled_id:
             raise InputError(f"{text}: the bundled dataset's series column is {bundled_id!r}, not {id_col!r}")
         frame = datasets.load(text)
-        report_gaps(frame, bundled_id, text)
-        frame = apply_missing(frame, text, missing, bundled_id)
+        frame = apply_missing(frame, text, missing, bundled_id)  # announces the calendar's gaps too
     else:
         frame = load_table(text, time_col, id_col, missing=missing, sort=sort)
     frame.attrs["source"] = text
