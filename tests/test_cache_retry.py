@@ -100,3 +100,36 @@ def test_call_with_retries_gives_up_and_reraises():
     with pytest.raises(ReadTimeout):
         call_with_retries(always_timeout, RetryPolicy(retries=2, backoff=0.1), sleep=waits.append)
     assert len(attempts) == 3 and waits == pytest.approx([0.1, 0.2])
+
+
+# Issue 14, item 16: a sidecar that is valid JSON but not an object is a broken entry like a corrupt Parquet,
+# and the offline error then says the cached copy was unreadable, not that nothing is cached.
+@pytest.mark.parametrize("sidecar", ["[]", '"2020-01-01"', "null", "3", '{"start": null, "end": "2020-01-05"}',
+                                     '{"start": "2020-01-01"}', '{"start": [1], "end": "2020-01-05"}'])
+def test_sidecar_that_is_not_an_object_is_ignored_with_a_warning(tmp_path, sidecar):
+    store = Cache(tmp_path)
+    store.put("src", {"k": 1}, _rows("2020-01-01", "2020-01-05"), T("2020-01-01"), T("2020-01-05"))
+    [meta] = list((tmp_path / "src").glob("*.json"))
+    meta.write_text(sidecar)
+    with pytest.warns(DataWarning, match="ignoring unreadable cache entry"):
+        assert store.get("src", {"k": 1}) is None
+
+
+def test_offline_after_ignoring_a_broken_entry_does_not_say_nothing_is_cached(tmp_path):
+    from forecast.errors import DataSourceError
+
+    store = Cache(tmp_path)
+    store.put("src", {"k": 1}, _rows("2020-01-01", "2020-01-05"), T("2020-01-01"), T("2020-01-05"))
+    [meta] = list((tmp_path / "src").glob("*.json"))
+    meta.write_text("[]")
+
+    def down(a, b):
+        raise ConnectionError("down")
+
+    kwargs = {"is_offline": is_offline, "complete_before": T("2020-02-01"), "describe": "test"}
+    with pytest.warns(DataWarning, match="ignoring unreadable cache entry"), \
+            pytest.raises(DataSourceError, match="the cached copy .*parquet is unreadable \\(ignored\\)") as info:
+        cached_fetch(store, "src", {"k": 1}, T("2020-01-01"), T("2020-01-05"), down, **kwargs)
+    assert "nothing is cached" not in str(info.value)
+    with pytest.raises(DataSourceError, match="nothing is cached"):
+        cached_fetch(store, "src", {"k": 2}, T("2020-01-01"), T("2020-01-05"), down, **kwargs)

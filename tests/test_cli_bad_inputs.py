@@ -222,3 +222,168 @@ def test_console_error_is_one_line_without_traceback(tmp_path):
         f"forecast: error: {tmp_path / 'nope'}: not a complete model folder (model.json is missing); save it again"
     ]
     assert not (tmp_path / "f.csv").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Issue 14, items 15-16 (branch d-data): hints name real flags; ;/tab-separated files; cache sidecars.
+
+import re  # noqa: E402
+
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]+")
+DATA_COMMANDS = ("fit", "predict", "backtest")
+
+
+def _command_parsers() -> dict[str, object]:
+    import argparse
+
+    from forecast.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {"": parser, **sub.choices}
+
+
+def _options(parser) -> set[str]:
+    """The parser's options, with those of its own subcommands (`forecast fetch prices ...`)."""
+    import argparse
+
+    found = set()
+    for action in parser._actions:
+        found |= set(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found |= _options(child)
+    return found
+
+
+# Hints that name another command's option on purpose: (module, flag) -> the command that has it.
+ABOUT_ANOTHER_COMMAND = {("cli/predict.py", "--known-future"): "fit", ("cli/predict.py", "--id-col"): "fit"}
+
+
+def _flags_in(path: Path) -> dict[str, list[str]]:
+    """flag -> lines of `path` that mention it, leaving out the lines that define options."""
+    found: dict[str, list[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if "add_argument(" in line:
+            continue
+        for flag in FLAG.findall(line):
+            found.setdefault(flag, []).append(line.strip())
+    return found
+
+
+def test_every_flag_a_message_names_exists():
+    """Walk every `--flag` in forecast/: it is an option of the command that prints it (a hint in the data
+    loader or the shared CLI reader: of every data-reading command; a line naming `forecast OTHER`: of OTHER)."""
+    root = Path(__file__).resolve().parents[1] / "forecast"
+    parsers = _command_parsers()
+    options = {name: _options(p) for name, p in parsers.items()}
+    everywhere = set().union(*options.values())
+    wrong = []
+    for path in sorted(root.rglob("*.py")):
+        module = path.relative_to(root).as_posix()
+        for flag, lines in _flags_in(path).items():
+            if flag not in everywhere:
+                wrong.append(f"{module}: {flag} is no option of any command")
+                continue
+            if module.startswith("data/") or module == "cli/common.py" and flag in ("--sort", "--missing",
+                                                                                    "--time-col"):
+                wrong += [f"{module}: {flag} missing on {c}" for c in DATA_COMMANDS if flag not in options[c]]
+            elif module.startswith("cli/") and module[4:-3] in parsers:
+                for line in lines:
+                    named = re.findall(r"forecast (\w+)", line[:line.index(flag)])  # `forecast predict --model`
+                    command = named[-1] if named and named[-1] in parsers else module[4:-3]
+                    command = ABOUT_ANOTHER_COMMAND.get((module, flag), command)
+                    if flag not in options[command] | options[""]:
+                        wrong.append(f"{module}: {flag} is not an option of `forecast {command}`: {line}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("command", DATA_COMMANDS)
+def test_sort_and_missing_exist_on_every_data_command(command, model_dir, tmp_path, capsys):
+    """The loader's hints (`--sort`, `--missing`) work where they are printed."""
+    rows = GOOD_ROWS.replace("2021-01-04", "2021-01-0X").replace("2021-01-05", "2021-01-04").replace(
+        "2021-01-0X", "2021-01-05").replace("2021-01-10,15.0,", "2021-01-10,,")
+    data = tmp_path / "data.csv"
+    data.write_text(HEADER + rows)
+    out = tmp_path / ("m" if command == "fit" else "f.csv" if command == "predict" else "bt")
+    argv = {
+        "fit": ["fit", str(data), "--target", "y", "--features", "x", "--lookback", "3", "--epochs", "1",
+                "--out", str(out)],
+        "predict": ["predict", "--model", str(model_dir), str(data), "--out", str(out)],
+        "backtest": ["backtest", str(data), "--target", "y", "--models", "naive", "--lookback", "3",
+                     "--test-size", "5", "--no-plots", "--out", str(out)],
+    }[command] + ["--no-progress"]
+    code, err, _ = _run(argv, capsys)
+    _assert_one_line_error(code, err, [str(data), "comes before row 4", "(--sort)"])
+    code, err, _ = _run([*argv, "--sort", "--missing", "error"], capsys)
+    _assert_one_line_error(code, err, [str(data), "column 'y' at 2021-01-10", "missing='drop'", "'keep'",
+                                       "(--missing)"])
+    assert not out.exists()
+    code, err, _ = _run([*argv, "--sort", "--missing", "interpolate"], capsys)
+    assert code == 0, err
+    assert err[:2] == [f"forecast: note: {data}: column 'date' row 5: 2021-01-04 00:00:00 comes before row 4's 2021-01-05 "
+                       "00:00:00; sorted 1 out-of-order rows",
+                       f"forecast: note: {data}: filled 1 missing values (interpolate)"], err
+    assert out.exists()
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+@pytest.mark.parametrize("sep, name", [(";", "semicolon"), ("\t", "tab"), ("|", "pipe")])
+def test_semicolon_and_tab_separated_files_are_read_and_named(sep, name, command, model_dir, tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    data.write_text((HEADER + GOOD_ROWS).replace(",", sep))
+    out = tmp_path / ("m" if command == "fit" else "f.csv")
+    argv = (["fit", str(data), "--target", "y", "--features", "x", "--lookback", "3", "--epochs", "1"]
+            if command == "fit" else ["predict", "--model", str(model_dir), str(data)])
+    code, err, _ = _run([*argv, "--out", str(out), "--no-progress"], capsys)
+    assert code == 0, err
+    assert err == [f"forecast: note: {data}: read as {name}-separated"]
+    if command == "predict":
+        comma = tmp_path / "comma.csv"
+        comma.write_text(HEADER + GOOD_ROWS)
+        code, _, _ = _run(["predict", "--model", str(model_dir), str(comma), "--out", str(tmp_path / "g.csv"),
+                           "--no-progress"], capsys)
+        pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(tmp_path / "g.csv"))
+
+
+def test_decimal_commas_and_ragged_semicolon_files(model_dir, tmp_path, capsys):
+    from forecast.data.sources.files import load_table
+
+    data = tmp_path / "eu.csv"
+    data.write_text("date;y;x\n" + "".join(f"2021-01-{d:02d};{d},5;{d % 3}\n" for d in range(1, 21)))
+    with pytest.warns(UserWarning, match="read as semicolon-separated with decimal commas"):
+        assert load_table(data)["y"].iloc[:2].tolist() == [1.5, 2.5]
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("date;y;x\n" + "".join(f"2021-01-{d:02d};{d};{d % 3}{';' * (d % 2)}\n" for d in range(1, 21)))
+    code, err, _ = _run(["predict", "--model", str(model_dir), str(ragged), "--out", str(tmp_path / "f.csv")], capsys)
+    _assert_one_line_error(code, err, [str(ragged), "do not split evenly on commas or semicolons"])
+    assert not (tmp_path / "f.csv").exists()
+
+
+@pytest.mark.parametrize("sidecar", ["[]", '"text"', "null"])
+def test_fetch_offline_with_a_broken_cache_sidecar(sidecar, tmp_path, capsys, monkeypatch):
+    """A sidecar that is JSON but not an object is ignored like a corrupt Parquet file, and the offline error
+    then names the unreadable cached copy instead of claiming that nothing is cached."""
+    from requests.exceptions import ConnectionError
+
+    from forecast.data.sources import yahoo
+    from forecast.errors import DataWarning
+    from tests.fakes import FakeDownloader, recorded_history
+
+    monkeypatch.setenv("FORECAST_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    monkeypatch.setattr(yahoo, "yfinance_download", FakeDownloader({"AAPL": recorded_history("yf_history_AAPL_1d.csv")}))
+    argv = ["fetch", "prices", "AAPL", "--start", "2024-01-02", "--end", "2024-01-31"]
+    assert main([*argv, "--out", str(tmp_path / "first.csv")]) == 0
+    [meta] = list((tmp_path / "cache" / "yahoo").glob("*.json"))
+    meta.write_text(sidecar)
+    monkeypatch.setattr(yahoo, "yfinance_download", FakeDownloader({}, failures=[ConnectionError("down")] * 4))
+    capsys.readouterr()
+    out = tmp_path / "p.csv"
+    with pytest.warns(DataWarning, match=f"ignoring unreadable cache entry .*{meta.name} holds a JSON"):
+        code = main([*argv, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and not out.exists(), err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("forecast: error: AAPL: cannot reach the server (ConnectionError) and the cached copy ")
+    assert "is unreadable (ignored)" in last and "nothing is cached" not in last

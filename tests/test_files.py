@@ -157,9 +157,11 @@ def test_missing_drop(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:.*gaps in a regular")
 def test_missing_ffill_stays_inside_each_series(tmp_path):
-    with pytest.warns(DataWarning, match=r"filled 4 missing values \(ffill\); dropped 1 rows at series edges"):
+    # Gaps mean one thing (issue 14): b's skipped 2020-01-03 is a missing row, filled like the empty cells.
+    with pytest.warns(DataWarning, match=r"filled 6 missing values \(ffill\), 1 skipped timestamps of a regular "
+                                         r"calendar added as rows first; dropped 1 rows at series edges"):
         frame = load_table(_write(tmp_path, HOLES), id_col="id", missing="ffill")
-    assert frame["x"].tolist() == [2.0, 2.0, 6.0, 10.0, 10.0, 40.0, 40.0]  # a's first row had nothing before it
+    assert frame["x"].tolist() == [2.0, 2.0, 6.0, 10.0, 10.0, 10.0, 40.0, 40.0]  # a's first row had nothing before it
     assert frame.loc[frame["id"] == "a", "label"].tolist() == ["sun", "rain", "sun"]
 
 
@@ -168,7 +170,7 @@ def test_missing_interpolate_is_linear_in_time_within_series(tmp_path):
     with pytest.warns(DataWarning, match="interpolate"):
         frame = load_table(_write(tmp_path, HOLES), id_col="id", missing="interpolate")
     b = frame[frame["id"] == "b"]["x"]
-    assert b.tolist() == [10.0, 20.0, 40.0]  # 2020-01-02 is a third of the way from 01-01 to 01-04
+    assert b.tolist() == [10.0, 20.0, 30.0, 40.0]  # linear from 01-01 to 01-04; skipped 01-03 filled too
     a = frame[frame["id"] == "a"]["x"]
     assert a.tolist() == [2.0, 4.0, 6.0]  # leading hole dropped, never filled from series b
 

@@ -106,7 +106,8 @@ def handle(args: argparse.Namespace) -> int:
         raise InputError(f"unknown model(s) {', '.join(map(repr, unknown))} in --models; "
                          f"choose from: {', '.join(registry.names())}")
     id_col = _series_column(args.data, args.id_col)
-    frame = read(args.data, args.time_col, id_col, tuple(dict.fromkeys([*args.target, *args.features])))
+    frame = read(args.data, args.time_col, id_col, tuple(dict.fromkeys([*args.target, *args.features])),
+                 missing=args.missing, sort=args.sort)
     needed = [*args.target, *args.features, *([id_col] if id_col else [])]
     missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
     if missing:

@@ -40,9 +40,18 @@ def positive_int(text: str) -> int:
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     """Options every data command takes (also accepted after the subcommand name)."""
+    from forecast.data.reading import DEFAULT_MISSING
+    from forecast.data.sources.files import MISSING_POLICIES
+
     parser.add_argument("--time-col", metavar="COL",
                         help="name of the time column (default: date, timestamp, time, datetime, ds, or the "
                              "first column of ISO dates)")
+    parser.add_argument("--missing", choices=MISSING_POLICIES, default=DEFAULT_MISSING,
+                        help=f"empty cells of DATA: keep them (default {DEFAULT_MISSING}; windows that touch one "
+                             "are skipped, as for skipped timestamps), error, drop their rows, or ffill / "
+                             "interpolate them and skipped timestamps within each series")
+    parser.add_argument("--sort", action="store_true",
+                        help="sort DATA's rows by time (default: refuse a file whose timestamps go backwards)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the full traceback on errors")
@@ -94,8 +103,10 @@ def check_columns(frame: pd.DataFrame, spec, source: str) -> None:
                          f"{', '.join(map(str, frame.columns))}; check --target/--features/--categorical")
 
 
-def read(data: str, time_col: str | None, id_col: str | None, numeric: tuple[str, ...]) -> pd.DataFrame:
-    """`read_data`, with the loader's DataWarnings (gaps, sorting) printed as one-line notes."""
+def read(data: str, time_col: str | None, id_col: str | None, numeric: tuple[str, ...], *,
+         missing: str | None = None, sort: bool = False) -> pd.DataFrame:
+    """`read_data` under the --missing/--sort policies (None: the default), with the loader's DataWarnings
+    (gaps, sorting, separators) printed as one-line notes."""
     import warnings
 
     from forecast.data.reading import read_data
@@ -103,7 +114,8 @@ def read(data: str, time_col: str | None, id_col: str | None, numeric: tuple[str
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        frame = read_data(data, time_col, id_col, numeric=numeric)
+        policy = {"missing": missing} if missing is not None else {}
+        frame = read_data(data, time_col, id_col, numeric=numeric, sort=sort, **policy)
     for warning in caught:
         if issubclass(warning.category, DataWarning):
             note(str(warning.message).splitlines()[0])

@@ -23,8 +23,9 @@ EXAMPLE = """examples:
 
 DATA is a CSV/Parquet file (a time column and one column per variable; a long file adds a series
 column, named with --id-col) or a bundled dataset name (see `forecast datasets`). Columns not named by
---target/--features/--known-future/--categorical are ignored (a note lists them). Missing values are
-kept: windows that contain one are not trained on. The last --val-size of each series is held out for
+--target/--features/--known-future/--categorical are ignored (a note lists them). Missing values and
+skipped timestamps of a regular calendar are kept as holes: windows that touch one are not trained on
+(--missing chooses another policy, --sort sorts an out-of-order file). The last --val-size of each series is held out for
 early model selection; the printed validation loss is in scaled units (MSE, or pinball with --quantiles).
 """
 
@@ -124,7 +125,7 @@ def handle(args: argparse.Namespace) -> int:
         categorical=tuple(args.categorical), id_col=args.id_col,
     )
     model = _build_model(args)
-    frame = read(args.data, args.time_col, args.id_col, spec.numeric_inputs)
+    frame = read(args.data, args.time_col, args.id_col, spec.numeric_inputs, missing=args.missing, sort=args.sort)
     source = frame.attrs["source"]
     if spec.id_col is None and frame.index.has_duplicates:  # a bundled long dataset fit as one series
         raise InputError(f"{source}: several rows share a timestamp; name the series column with --id-col")

@@ -61,18 +61,17 @@ def handle(args: argparse.Namespace) -> int:
     check_output_path(args.out)
     model = load_model_dir(args.model)
     spec = model.spec_
-    frame = read(args.data, args.time_col, spec.id_col, spec.numeric_inputs)
+    frame = read(args.data, args.time_col, spec.id_col, spec.numeric_inputs, missing=args.missing, sort=args.sort)
     source = frame.attrs["source"]
     if spec.id_col is None and frame.index.has_duplicates:
         raise InputError(f"{source}: several rows share a timestamp but the model forecasts a single series "
                          "(it was trained without --id-col)")
     note_extra_columns(frame, [*spec.columns, *([spec.id_col] if spec.id_col else [])], source)
-    future = read(args.future, args.time_col, spec.id_col, tuple(spec.known_future)) if args.future else None
+    future = read(args.future, args.time_col, spec.id_col, tuple(spec.known_future), sort=args.sort) if args.future else None
     result = batch_predict(model, frame, origin=args.origin, fill=args.fill, batch_size=args.batch_size,
                            progress=not args.no_progress, future=future)
-    if result.rows_inserted:
-        note(f"{source}: added {result.rows_inserted} missing timestamps as empty rows"
-             + (f", filled by {args.fill}" if args.fill != "none" else ", so no window spans a gap"))
+    if result.rows_inserted and args.fill != "none":  # otherwise the loader's gap note said it all
+        note(f"{source}: added {result.rows_inserted} missing timestamps as empty rows, filled by {args.fill}")
     if result.values_filled:
         note(f"{source}: filled {result.values_filled} missing values ({args.fill})")
     if result.n_forecast == 0:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import WindowSpec
+from forecast.data.gaps import find_gaps, infer_step, regularize
 from forecast.errors import InputError
 
 # Calendar features as name -> function of a (local wall-clock) DatetimeIndex -> (position, period).
@@ -125,27 +126,26 @@ def build_panel(
         forecasts from the last origin have timestamps and calendar features.
     """
     check_frame(frame, spec, source=source)
-    index = frame.index
-    tz = str(index.tz) if index.tz is not None else None
+    tz = str(frame.index.tz) if frame.index.tz is not None else None
     if spec.id_col:
         missing_id = frame[spec.id_col].isna().to_numpy()
         if missing_id.any():
             row = int(np.flatnonzero(missing_id)[0]) + 1
             raise InputError(f"{source}: series id column {spec.id_col!r} is empty at row {row}; fill or drop it")
         ids = frame[spec.id_col].to_numpy()
-        order = np.lexsort((index.asi8, pd.factorize(ids, sort=True)[0]))
+        order = np.lexsort((frame.index.asi8, pd.factorize(ids, sort=True)[0]))
         if not np.array_equal(order, np.arange(len(order))):
             frame = frame.iloc[order]
-            index = frame.index
-        codes_of_series, series = pd.factorize(frame[spec.id_col], sort=True)
-        boundaries = np.flatnonzero(np.diff(codes_of_series)) + 1
-        offsets = np.concatenate([[0], boundaries, [len(frame)]]).astype(np.int64)
-        series_list = list(series)
-    else:
-        offsets = np.array([0, len(frame)], dtype=np.int64)
-        series_list = [None]
-    times = (index.tz_convert("UTC").tz_localize(None) if tz else index).to_numpy(dtype="datetime64[ns]")
+    offsets, series_list, times = _layout(frame, spec.id_col)
     _check_times(times, offsets, series_list, source)
+    # The calendar policy (forecast.data.gaps): skipped steps become NaN rows, so no window spans a gap.
+    gaps = find_gaps(frame, spec.id_col)
+    if gaps is not None:
+        frame, _ = regularize(frame[[*([spec.id_col] if spec.id_col else []), *spec.columns]], spec.id_col, gaps)
+        added = np.add.reduceat(np.r_[gaps.missing, 0], offsets[:-1])  # [S] rows inserted into each series
+        offsets = offsets + np.r_[0, np.cumsum(added)]
+        times = _layout(frame, None)[2]
+    index = frame.index
 
     # The panel's one array, row-major so that every window is one contiguous block (pandas hands out
     # column-major, read-only views of its blocks): [T, F_num] numeric + [T, 2*K_cal] calendar sin/cos.
@@ -161,6 +161,21 @@ def build_panel(
     if future_steps:
         panel = _append_future(panel, future_steps, spec.calendar)
     return panel
+
+
+def _layout(frame: pd.DataFrame, id_col: str | None) -> tuple[np.ndarray, list, np.ndarray]:
+    """Series offsets [S+1], series ids and UTC-naive times [T] of a frame sorted by (id, time)."""
+    index = frame.index
+    if id_col:
+        codes_of_series, series = pd.factorize(frame[id_col], sort=True)
+        boundaries = np.flatnonzero(np.diff(codes_of_series)) + 1
+        offsets = np.concatenate([[0], boundaries, [len(frame)]]).astype(np.int64)
+        series_list = list(series)
+    else:
+        offsets = np.array([0, len(frame)], dtype=np.int64)
+        series_list = [None]
+    times = (index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index)
+    return offsets, series_list, times.to_numpy(dtype="datetime64[ns]")
 
 
 def _check_times(times: np.ndarray, offsets: np.ndarray, series: list, source: str) -> None:
@@ -197,28 +212,6 @@ def fit_vocabularies(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, l
     return {
         col: sorted(str(v) for v in frame[col].dropna().astype("string").unique()) for col in columns
     }
-
-
-def infer_step(times: np.ndarray, offsets: np.ndarray) -> tuple[str, np.timedelta64]:
-    """The series' time step: ('business', 1 day) for trading-day data, else ('fixed', modal step).
-
-    `times` are wall-clock times. Trading-day data: the modal step is one day, every row is a weekday
-    and some steps are longer (weekends), so the next rows are the next weekdays (holidays are not known).
-    """
-    diffs = np.diff(times)
-    inside = np.ones(len(diffs), dtype=bool)
-    inside[offsets[1:-1] - 1] = False
-    diffs = diffs[inside]
-    if diffs.size == 0:
-        return "fixed", np.timedelta64(1, "D")
-    values, counts = np.unique(diffs, return_counts=True)
-    modal = values[np.argmax(counts)]
-    day = np.timedelta64(1, "D")
-    if modal == day:
-        weekdays = pd.DatetimeIndex(times).day_of_week
-        if (weekdays < 5).all() and np.any(diffs > day):
-            return "business", day
-    return "fixed", modal
 
 
 def future_timestamps(panel: Panel, steps: int) -> np.ndarray:

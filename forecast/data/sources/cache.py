@@ -68,20 +68,32 @@ class Cache:
         return folder / f"{digest}.parquet", folder / f"{digest}.json"
 
     def get(self, source: str, query: Mapping[str, Any]) -> CacheEntry | None:
-        """The cached entry for `query`, or None when absent or unreadable (a broken entry is a miss)."""
+        """The cached entry for `query`, or None when absent or unreadable (a broken entry is a miss, with a
+        warning: an unreadable Parquet file, or a sidecar that is not a JSON object with a start and an end)."""
         data_path, meta_path = self._paths(source, query)
         if not (data_path.is_file() and meta_path.is_file()):
             return None
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            frame = pd.read_parquet(data_path)
+            if not isinstance(meta, dict):
+                kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(meta), "number")
+                raise ValueError(f"{meta_path.name} holds a JSON {kind}, not an object")
             start, end = pd.Timestamp(meta["start"]), pd.Timestamp(meta["end"])
-        except (OSError, ValueError, KeyError) as exc:
-            warnings.warn(f"ignoring unreadable cache entry {data_path}: {exc}", DataWarning, stacklevel=3)
+            if pd.isna(start) or pd.isna(end):
+                raise ValueError(f"{meta_path.name} has no covered range")
+            frame = pd.read_parquet(data_path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            what = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
+            warnings.warn(f"ignoring unreadable cache entry {data_path}: {what}", DataWarning, stacklevel=3)
             return None
         if meta.get("query") != json.loads(json.dumps(query)):
             return None
         return CacheEntry(frame, start, end, meta)
+
+    def entry_path(self, source: str, query: Mapping[str, Any]) -> Path | None:
+        """The data file of `query`'s entry when any file of it exists (readable or not), else None."""
+        data_path, meta_path = self._paths(source, query)
+        return data_path if data_path.exists() or meta_path.exists() else None
 
     def put(self, source: str, query: Mapping[str, Any], frame: pd.DataFrame, start: pd.Timestamp,
             end: pd.Timestamp) -> None:
@@ -152,8 +164,10 @@ def cached_fetch(
                 DataWarning, stacklevel=3,
             )
             return _slice(entry.frame, start, end)
+        damaged = cache.entry_path(source, query) if cache is not None else None
+        cached = f"the cached copy {damaged} is unreadable (ignored)" if damaged else "nothing is cached"
         raise DataSourceError(
-            f"{describe}: cannot reach the server ({type(exc).__name__}) and nothing is cached; "
+            f"{describe}: cannot reach the server ({type(exc).__name__}) and {cached}; "
             "check the connection, or load a CSV/Parquet file with forecast.load_table"
         ) from exc
     frames = [f for f in ([entry.frame] if entry is not None else []) + parts if len(f)]

@@ -2,22 +2,27 @@
 
 Checks, all vectorized (the loader runs on multi-million-row files): missing/empty/non-UTF-8 file, no time
 column, unparsable, duplicate or unsorted timestamps, text in a numeric column, all-empty columns,
-missing values (handled only by an explicit policy), and gaps in a regular calendar (a warning).
+missing values (handled only by an explicit policy), and gaps in a regular calendar (a warning stating
+the calendar policy of forecast.data.gaps).
 Errors name the file, the column and the 1-based data row (the header is row 0).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from forecast.data.gaps import describe_gaps, regularize
 from forecast.errors import DataWarning, InputError
 
 TIME_NAMES = ("date", "timestamp", "time", "datetime", "ds")
+# Column separators recognised in .csv/.txt files, in order of preference, with their names for messages.
+SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 MISSING_POLICIES = ("error", "drop", "ffill", "interpolate", "keep")
 # A text column is "numeric-looking" when at least this share of its non-empty values parse as numbers.
 NUMERIC_SHARE = 0.5
@@ -38,8 +43,11 @@ def _read(path: Path) -> pd.DataFrame:
         if suffix in {".parquet", ".pq"}:
             return pd.read_parquet(path)
         if suffix.startswith(".csv") or suffix in {".txt", ".tsv"}:
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8",
-                               skipinitialspace=True)
+            sep, decimal = ("\t", ".") if suffix == ".tsv" else _sniff(path)
+            if sep != "," and suffix != ".tsv":
+                comma = " with decimal commas" if decimal == "," else ""
+                warnings.warn(f"{path}: read as {SEPARATORS[sep]}-separated{comma}", DataWarning, stacklevel=4)
+            return pd.read_csv(path, sep=sep, decimal=decimal, encoding="utf-8", skipinitialspace=True)
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path}: not UTF-8 text (bad byte {exc.object[exc.start:exc.start + 1]!r}); re-save it as UTF-8"
@@ -52,6 +60,24 @@ def _read(path: Path) -> pd.DataFrame:
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read it as {suffix[1:]} ({type(exc).__name__}: {exc})") from None
     raise InputError(f"{path}: unsupported extension {suffix!r}; use .csv or .parquet")
+
+
+def _sniff(path: Path, n_lines: int = 20) -> tuple[str, str]:
+    """(separator, decimal mark) of a text table from its first lines: a comma unless the lines split
+    evenly on a tab, ';' or '|' and not on commas. ';'-separated files with digit,digit use decimal commas."""
+    if path.suffix.lower() in {".gz", ".zip", ".bz2", ".xz"}:
+        return ",", "."  # compressed: pandas decompresses; commas as always
+    with open(path, "rb") as handle:
+        head = handle.read(65536).decode("utf-8", errors="replace")
+    lines = [line for line in head.splitlines()[:n_lines] if line.strip()]
+    if len(lines) > 1 and len(head) == 65536:
+        lines = lines[:-1]  # the last line may be cut
+    for sep in SEPARATORS:
+        counts = {line.count(sep) for line in lines}
+        if lines and len(counts) == 1 and counts.pop() > 0:
+            decimal = "," if sep == ";" and re.search(r"\d,\d", "\n".join(lines[1:])) else "."
+            return sep, decimal
+    return ",", "."
 
 
 def _arrow_parse(text: pd.Series) -> pd.DatetimeIndex | None:
@@ -105,6 +131,11 @@ def _find_time_column(frame: pd.DataFrame, path: Path, time_col: str | None) -> 
             head = values.dropna().head(5).astype(str)
             if len(head) and pd.to_datetime(head, errors="coerce", format="ISO8601").notna().all():
                 return column
+    if len(frame.columns) == 1:
+        found = [name for sep, name in SEPARATORS.items() if sep in str(frame.columns[0])]
+        if found:
+            raise InputError(f"{path}: one column {str(frame.columns[0])[:40]!r}: the lines do not split evenly on "
+                             f"commas or {found[0]}s; give every line the header's number of {found[0]}s")
     raise InputError(
         f"{path}: no time column found (looked for {', '.join(TIME_NAMES)} or ISO dates); "
         "name it with time_col= (--time-col)"
@@ -199,11 +230,24 @@ def _coerce_numeric(frame: pd.DataFrame, path: Path, skip: set[str]) -> pd.DataF
     return frame
 
 
-def _apply_missing(frame: pd.DataFrame, path: Path, missing: str, id_col: str | None,
-                   codes: np.ndarray) -> pd.DataFrame:
-    """Apply the caller's missing-value policy; never fill without being asked (and a warning saying so)."""
+def apply_missing(frame: pd.DataFrame, path: str | os.PathLike[str], missing: str, id_col: str | None,
+                  codes: np.ndarray | None = None) -> pd.DataFrame:
+    """Apply a missing-value policy to a frame sorted by (id, time); never fill without being asked (and a
+    warning saying so). Missing timestamps of a regular calendar are missing values too: "ffill" and
+    "interpolate" fill them; the other policies leave them to the calendar policy (forecast.data.gaps),
+    announced by a warning."""
+    if missing not in MISSING_POLICIES:
+        raise InputError(f"missing={missing!r} is not one of {', '.join(MISSING_POLICIES)}")
+    inserted = 0
+    if missing in ("ffill", "interpolate"):
+        frame, inserted = regularize(frame, id_col)
+        codes = None if inserted else codes
+    else:
+        report_gaps(frame, id_col, path)
     if missing == "keep":  # the caller handles holes itself (batch prediction skips or fills per series)
         return frame
+    if codes is None:
+        codes = pd.factorize(frame[id_col], sort=True)[0] if id_col else np.zeros(len(frame), dtype=np.int64)
     values = [c for c in frame.columns if c != id_col]
     holes = frame[values].isna()
     n_holes = int(holes.to_numpy().sum())
@@ -214,7 +258,8 @@ def _apply_missing(frame: pd.DataFrame, path: Path, missing: str, id_col: str | 
         series = f" in series {frame[id_col].iloc[rows[0]]!r}" if id_col else ""
         raise InputError(
             f"{path}: column {values[cols[0]]!r} at {frame.index[rows[0]]}{series}: missing value ({n_holes} missing in "
-            f"{holes.any(axis=0).sum()} columns); choose missing='drop', 'ffill' or 'interpolate' (--missing)"
+            f"{holes.any(axis=0).sum()} columns); choose missing='drop', 'ffill', 'interpolate' "
+            "or 'keep' (skip the windows that touch one) (--missing)"
         )
     if missing == "drop":
         keep = ~holes.any(axis=1).to_numpy()
@@ -233,6 +278,8 @@ def _apply_missing(frame: pd.DataFrame, path: Path, missing: str, id_col: str | 
         filled[rest] = filled[rest].groupby(group.to_numpy()).ffill()
     leading = filled[values].isna().any(axis=1).to_numpy()
     message = f"{path}: filled {n_holes - int(filled[values].isna().to_numpy().sum())} missing values ({missing})"
+    if inserted:
+        message += f", {inserted} skipped timestamps of a regular calendar added as rows first"
     if leading.any():
         message += f"; dropped {int(leading.sum())} rows at series edges that could not be filled"
     warnings.warn(message, DataWarning, stacklevel=3)
@@ -263,27 +310,11 @@ def _interpolate_inside(y: np.ndarray, x: np.ndarray, group: pd.Series) -> np.nd
     return out
 
 
-def _report_gaps(times: pd.DatetimeIndex, codes: np.ndarray, ids: pd.Series | None, path: Path) -> None:
-    """Warn about gaps when the calendar is regular (one step dominates); weekday-only daily data is skipped."""
-    if len(times) < 3:
-        return
-    deltas = np.diff(times.to_numpy())  # timedelta64 in the index's own unit
-    same = codes[1:] == codes[:-1]
-    if not same.any():
-        return
-    values, counts = np.unique(deltas[same], return_counts=True)
-    step = values[np.argmax(counts)]
-    if step == np.timedelta64(1, "D") and not (times.day_of_week >= 5).any():
-        return  # a trading-day calendar: weekends and holidays are not gaps
-    gap_at = np.flatnonzero(same & (deltas > step))
-    if len(gap_at):
-        i = int(gap_at[0])
-        series = f" in series {ids.iloc[i]!r}" if ids is not None else ""
-        warnings.warn(
-            f"{path}: {len(gap_at)} gaps in a regular {pd.Timedelta(step)} calendar; first after {times[i]}{series} "
-            f"(next is {times[i + 1]}); rows are not invented, reindex if a model needs every step",
-            DataWarning, stacklevel=3,
-        )
+def report_gaps(frame: pd.DataFrame, id_col: str | None, path: str | os.PathLike[str]) -> None:
+    """Warn about gaps in a regular calendar, in the words of the one calendar policy (forecast.data.gaps)."""
+    message = describe_gaps(frame, id_col, str(path))
+    if message:
+        warnings.warn(message, DataWarning, stacklevel=3)
 
 
 def load_table(
@@ -331,5 +362,4 @@ def load_table(
     frame.index = times.rename(time_name)
     if order is not None:
         frame, codes = frame.iloc[order], codes[order]
-    _report_gaps(frame.index, codes, frame[id_col] if id_col else None, source)
-    return _apply_missing(frame, source, missing, id_col, codes)
+    return apply_missing(frame, source, missing, id_col, codes)
