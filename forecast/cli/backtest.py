@@ -22,7 +22,8 @@ DATA is a CSV/Parquet file (a time column and one column per variable; a long fi
 column, named with --id-col) or a bundled dataset name (see `forecast datasets`). The last --test-size
 of the time steps is the test period; every model forecasts each of its origins from the data up to
 that origin only. Persistence (naive; persist_direction with --task direction) is always included and
-each model is tested against it (Diebold-Mariano, 5% level). Writes leaderboard.csv/.png,
+each model is tested against it (one-sided Diebold-Mariano tests, on the
+loss of the ranking metric: absolute error for MASE; 5% level). Writes leaderboard.csv/.png,
 forecasts.csv, scores.csv (per horizon step), refits.csv, summary.txt and forecast/residual plots.
 """
 
@@ -129,9 +130,8 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _table(board: pd.DataFrame, task: str) -> str:
-    """The leaderboard's main columns as aligned text."""
+    """The leaderboard's main columns as aligned text, with the line that says which DM test they show."""
+    from forecast.leaderboard import dm_legend, format_leaderboard
+
     metrics = ["accuracy", "brier", "log_loss"] if task == "direction" else ["mae", "rmse", "mase"]
-    columns = ["rank", "model", *(["target"] if board["target"].nunique() > 1 else []), "n", *metrics,
-               "dm_p_better", "beats_benchmark", "fit_seconds", "predict_seconds"]
-    shown = board[[c for c in columns if c in board.columns]].rename(columns={"dm_p_better": "dm_p"})
-    return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")
+    return f"{format_leaderboard(board, metrics)}\n{dm_legend(board)}"
