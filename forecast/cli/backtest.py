@@ -14,7 +14,7 @@ from forecast.errors import InputError
 EXAMPLE = """examples:
   forecast backtest seattle-weather --target temp_max --features precipitation,temp_min,wind \\
       --models lstm,gru,rnn,naive,ridge --lookback 30 --test-size 0.2 --out runs/seattle
-  forecast backtest stocks --id-col ticker --target close --models gru,naive,drift \\
+  forecast backtest stocks --id-col ticker --target close --models gru,ridge,naive \\
       --target-transform log_return --refit-every 60 --out runs/stocks
   forecast backtest msft --target close --models gru,always_up --task direction --out runs/msft-direction
 
@@ -66,7 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden-size", type=positive_int, help="hidden units of RNNs (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--target-transform", choices=("none", "log", "diff", "pct_change", "log_return"),
-                   help="model the target transformed (e.g. log_return for prices); reported in original units")
+                   help="every model forecasts the target transformed (e.g. log_return for prices): RNNs "
+                        "themselves, the others through a wrapper; direction models refuse. Scored in the "
+                        "target's units; the benchmark stays persistence on the target itself")
     p.add_argument("--task", choices=("regression", "quantile", "direction"),
                    help="RNN task: point forecasts, quantile intervals, or up/down direction (classification)")
     p.add_argument("--season", type=positive_int, default=1, help="season of the MASE scale (default 1)")
