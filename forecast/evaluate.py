@@ -421,7 +421,7 @@ def _transform_note(benchmark: str, transform: str | None) -> list[str]:
     if transform in (None, "none"):
         return []
     return [f"Target transform {transform}: every model forecasts the transformed target and is scored in the "
-            f"target's units, except the benchmark {benchmark}, which is persistence on the target itself."]
+            f"target's units, except the benchmark {benchmark}, which forecasts the target itself (the yardstick)."]
 
 
 def _registry_name_of(models: ModelsArg, label: str) -> str | None:

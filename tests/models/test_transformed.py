@@ -104,7 +104,7 @@ def test_cli_and_api_backtests_honour_the_transform_alike(tmp_path, capsys):
                  "--no-plots", "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "except the benchmark naive, which is persistence on the target itself" in printed
+    assert "except the benchmark naive, which forecasts the target itself" in printed
     cli = pd.read_csv(tmp_path / "cli" / "forecasts.csv")
     api = backtest(["ridge", "lstm_state+ridge"], frame, WindowSpec("y", lookback=5, horizon=1),
                    params={"target_transform": "log_return", "max_epochs": 2, "seed": 0}, progress=False)
