@@ -16,15 +16,17 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from forecast.config import WindowSpec
+from forecast.data.panel import check_frame
 from forecast.data.transforms import TARGET_TRANSFORMS, inverse_target, transform_target
 from forecast.errors import InputError
 from forecast.metrics import quantile_columns
 from forecast.models.base import Forecaster
 
 
-def transform_frame(frame: pd.DataFrame, spec: WindowSpec, kind: str) -> pd.DataFrame:
+def transform_frame(frame: pd.DataFrame, spec: WindowSpec, kind: str, *, source: str = "frame") -> pd.DataFrame:
     """A copy of `frame` whose target column(s) hold the transformed target (NaN at each series' start
     for differences and returns), computed per series in time order as the panel orders rows."""
+    check_frame(frame, spec, source=source)  # the same one-line errors as the unwrapped model
     if kind == "none":
         return frame
     codes = pd.factorize(frame[spec.id_col], sort=True)[0] if spec.id_col else np.zeros(len(frame), np.int64)
@@ -33,7 +35,7 @@ def transform_frame(frame: pd.DataFrame, spec: WindowSpec, kind: str) -> pd.Data
     offsets = np.concatenate([[0], np.flatnonzero(np.diff(sorted_codes)) + 1, [len(frame)]]).astype(np.int64)
     out = frame.copy()
     for column in spec.targets:
-        y = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+        y = frame[column].to_numpy(dtype=np.float64)
         z = np.empty_like(y)
         z[order] = transform_target(y[order], offsets, kind)
         out[column] = z
@@ -78,7 +80,7 @@ def _levels(frame: pd.DataFrame, spec: WindowSpec, *, multi: bool) -> pd.DataFra
     if spec.id_col:
         base.insert(0, spec.id_col, frame[spec.id_col].to_numpy())
     parts = [base.assign(**({"target": column} if multi else {}),
-                         _level=pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64))
+                         _level=frame[column].to_numpy(dtype=np.float64))
              for column in (spec.targets if multi else spec.targets[:1])]
     return pd.concat(parts, ignore_index=True)
 
@@ -108,14 +110,15 @@ class TransformedTargetForecaster(Forecaster):
         if getattr(self.forecaster, "task", None) == "direction":
             raise InputError(f"{type(self.forecaster).__name__} forecasts the direction of the target; "
                              f"a target transform ({self.transform!r}) makes no sense for it")
-        self.forecaster_ = clone(self.forecaster).fit(transform_frame(frame, spec, self.transform), spec)
+        transformed = transform_frame(frame, spec, self.transform, source="training frame")
+        self.forecaster_ = clone(self.forecaster).fit(transformed, spec)
         self.spec_ = spec
         return self
 
     def predict(self, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last") -> pd.DataFrame:
         """The wrapped model's forecasts frame, in the data's units (reads rows up to each origin only)."""
         check_is_fitted(self, "forecaster_")
-        transformed = transform_frame(frame, self.spec_, self.transform)
+        transformed = transform_frame(frame, self.spec_, self.transform, source="prediction frame")
         out = self.forecaster_.predict(transformed, origin=origin)
         result = invert_forecasts(out, frame, self.spec_, self.transform)
         result.attrs = dict(out.attrs)

@@ -116,3 +116,14 @@ def test_cli_and_api_backtests_honour_the_transform_alike(tmp_path, capsys):
     assert board.loc["lstm_state+ridge", "mae"] < 1.5 * board.loc["naive", "mae"]  # was 8.5x (MAE 34.9 vs 4.09) before
     naive = api.forecasts[api.forecasts["model"] == "naive"]
     np.testing.assert_allclose(naive["forecast"].to_numpy(), frame["y"].reindex(naive["origin"]).to_numpy())
+
+
+def test_bad_frames_get_the_unwrapped_models_one_line_errors():
+    frame = _panel()
+    model = TransformedTargetForecaster(forecaster=Naive(), transform="diff")
+    with pytest.raises(InputError, match="training frame: column 'y' must be numeric"):
+        model.fit(frame.assign(y=frame["y"].astype(str)), SPEC)
+    with pytest.raises(InputError, match="index must be a DatetimeIndex"):
+        model.fit(frame.reset_index(), SPEC)
+    with pytest.raises(InputError, match=r"prediction frame: missing column\(s\) \['y'\]"):
+        model.fit(frame, SPEC).predict(frame.drop(columns="y"))
