@@ -88,6 +88,7 @@ def test_estimator_contract_and_refusals():
         TransformedTargetForecaster(forecaster=Naive(), transform="sqrt").fit(frame, SPEC)
 
 
+@pytest.mark.slow
 def test_cli_and_api_backtests_honour_the_transform_alike(tmp_path, capsys):
     """`forecast backtest --target-transform` and backtest(params={"target_transform": ...}) build the same
     models: ridge on log returns leaves the training range in both; the benchmark stays persistence."""
