@@ -51,7 +51,7 @@ def build_model(name: str, params: Mapping[str, Any] | None = None) -> Any:
     """A new model from the registry, with `params` applied where the model has such a parameter.
 
     params["target_transform"] is honoured by every model, whether or not it has that parameter: see
-    `forecast.models.registry.TRANSFORM_SUPPORT` (wrapped, refused, or a benchmark in original units).
+    `forecast.models.registry.TRANSFORM_SUPPORT` (its own parameter, a wrapper, or a one-line refusal).
     """
     from forecast.models import registry
 

@@ -178,7 +178,12 @@ def dm_legend(leaderboard: pd.DataFrame, *, benchmark: str | None = None) -> str
     benchmark = benchmark or leaderboard.attrs.get("benchmark", "naive")
     loss = _loss_of(leaderboard)
     sort_by = leaderboard.attrs.get("sort_by")
-    matched = f", matching the ranking by {sort_by}" if sort_by else ""
+    if not sort_by:
+        matched = ""
+    elif loss_for_metric(sort_by) == loss:
+        matched = f", matching the ranking by {sort_by}"
+    else:
+        matched = f", although the ranking is by {sort_by}"
     return (f"dm_p_better / dm_p_worse: one-sided Diebold-Mariano p-values that a model is more / less "
             f"accurate than {benchmark}, on {loss}-error loss{matched}; verdict at the "
             f"{leaderboard.attrs.get('alpha', ALPHA):.0%} level.")

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from forecast.cli import main
-from forecast.leaderboard import ALPHA, DM_COLUMNS, build_leaderboard, summarize
+from forecast.leaderboard import ALPHA, DM_COLUMNS, build_leaderboard, dm_legend, summarize
 from forecast.metrics import join_actuals
 from forecast.significance import diebold_mariano
 
@@ -79,6 +79,8 @@ def test_dm_loss_matches_the_ranking_metric(walk, forecasts, sort_by, loss):
 def test_an_explicit_loss_is_kept_and_named(walk, forecasts):
     board = build_leaderboard(forecasts, walk, target="y", sort_by="mae", loss="squared")
     assert set(board["dm_loss"]) == {"squared"}
+    assert "on squared-error loss, although the ranking is by mae" in dm_legend(board)
+    assert "matching the ranking by mae" in dm_legend(build_leaderboard(forecasts, walk, target="y", sort_by="mae"))
 
 
 def _header_and_legend(out: str) -> tuple[list[str], str]:
