@@ -63,8 +63,8 @@ def report(result, *, name: str, started: float, args: argparse.Namespace, skipp
     out = Path(args.out)
     result.write(out)
     wanted = ("rank", "model", "target", "n", "mae", "rmse", "mase", "smape", "directional_accuracy", "pinball",
-              "accuracy", "brier", "log_loss", "dm_statistic", "dm_p_better", "beats_benchmark",
-              "fit_seconds", "predict_seconds")
+              "accuracy", "brier", "log_loss", "dm_loss", "dm_statistic", "dm_p_better", "dm_p_worse", "verdict",
+              "beats_benchmark", "fit_seconds", "predict_seconds")
     columns = [c for c in result.leaderboard.columns if c in wanted or str(c).startswith("coverage_")]
     board = [{k: _clean(v) for k, v in row.items()} for row in result.leaderboard[columns].to_dict("records")]
     data = {

@@ -48,17 +48,24 @@ ModelsArg = str | Any | Sequence[str | Any] | Mapping[str, str | Any]
 
 
 def build_model(name: str, params: Mapping[str, Any] | None = None) -> Any:
-    """A new model from the registry, with `params` applied where the model has such a parameter."""
+    """A new model from the registry, with `params` applied where the model has such a parameter.
+
+    params["target_transform"] is honoured by every model, whether or not it has that parameter: see
+    `forecast.models.registry.TRANSFORM_SUPPORT` (its own parameter, a wrapper, or a one-line refusal).
+    """
     from forecast.models import registry
 
     try:
-        model = registry.build(name)
+        entry = registry.get(name)
     except KeyError as exc:
         raise InputError(str(exc.args[0])) from None
-    if params:
+    model = entry.build()
+    settings = dict(params or {})
+    transform = settings.pop("target_transform", None)
+    if settings:
         known = model.get_params()
-        model.set_params(**{k: v for k, v in params.items() if k in known})
-    return model
+        model.set_params(**{k: v for k, v in settings.items() if k in known})
+    return entry.transformed(model, transform)
 
 
 def model_name(model: Any) -> str:
@@ -329,6 +336,9 @@ def backtest(
         expanding window (each fit sees the rows up to its first origin).
     stride: forecast from every `stride`-th origin date.
     params: constructor overrides for models given by name (e.g. {"max_epochs": 5, "progress_bar": False}).
+        params["target_transform"] (e.g. "log_return") is honoured by every one of them: through the
+        model's own parameter or a TransformedTargetForecaster; direction classifiers refuse it. The
+        benchmark alone stays persistence on the target itself (the summary says so).
     season: MASE scaling season (1: scaled by the in-sample naive error).
     predict_each_origin: call predict once per origin date on the frame cut there, instead of once per fit.
     progress: show a progress bar over the fits on stderr.
@@ -349,8 +359,9 @@ def backtest(
     if task == "direction" and (spec.horizon != 1 or len(spec.targets) != 1):
         raise InputError("direction backtests forecast one step of one target; use horizon=1 and one target")
     benchmark = benchmark or BENCHMARKS[task]
-    if benchmark not in named:
-        named[benchmark] = build_model(benchmark, params)
+    # The yardstick is persistence on the target itself, whatever target transform the models use.
+    if benchmark not in named or _registry_name_of(models, benchmark) == benchmark:
+        named[benchmark] = build_model(benchmark, {k: v for k, v in params.items() if k != "target_transform"})
 
     panel = build_panel(frame, spec, vocabularies=fit_vocabularies(frame, spec.categorical), source="backtest data")
     cut = _test_cut(panel, test_size, test_start)
@@ -396,12 +407,31 @@ def backtest(
     )
     missed = ", ".join(f"{m} {n}" for m, n in dropped.items() if n)
     notes = [f"Origins some model did not forecast were dropped for every model (missed: {missed})."] if missed else []
+    notes += _transform_note(benchmark, params.get("target_transform"))
     return BacktestResult(
         forecasts=stacked, actuals=actuals, scores=scores, leaderboard=board,
         summary="\n".join([context, summarize(board), *notes]), timings=timings, refits=refit_frame,
         origins=common.drop(columns="_date").reset_index(drop=True), dropped=dropped, spec=spec, task=task,
         benchmark=benchmark, test_start=test_start_stamp,
     )
+
+
+def _transform_note(benchmark: str, transform: str | None) -> list[str]:
+    """Say that the benchmark alone forecasts the target in its own units (so nothing is silent)."""
+    if transform in (None, "none"):
+        return []
+    return [f"Target transform {transform}: every model forecasts the transformed target and is scored in the "
+            f"target's units, except the benchmark {benchmark}, which forecasts the target itself (the yardstick)."]
+
+
+def _registry_name_of(models: ModelsArg, label: str) -> str | None:
+    """The registry name given for model `label` in the `models` argument, or None (an estimator)."""
+    if isinstance(models, str):
+        return models if models == label else None
+    if hasattr(models, "fit"):
+        return None
+    pairs = list(models.items()) if isinstance(models, Mapping) else [(None, m) for m in models]
+    return next((m for lab, m in pairs if isinstance(m, str) and str(lab or m) == label), None)
 
 
 def _fit_and_forecast(

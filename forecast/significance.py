@@ -21,19 +21,30 @@ from forecast.errors import InputError
 Loss = Literal["squared", "absolute"]
 _POWER = {"squared": 2, "absolute": 1}
 
+_SQUARED_METRICS = ("rmse", "mse", "brier", "log_loss", "accuracy")
+"""Ranking metrics whose DM loss is the squared error (for classification: actual - P(up), i.e. Brier's)."""
+
+
+def loss_for_metric(metric: str) -> Loss:
+    """The DM loss that matches a ranking metric: squared error for RMSE and the classification scores,
+    absolute error for MAE, MASE, MAPE, sMAPE and the rest, so the test asks what the ranking asks."""
+    return "squared" if metric in _SQUARED_METRICS else "absolute"
+
 
 @dataclass(frozen=True)
 class DMResult:
     """Outcome of a Diebold-Mariano test of a model against a benchmark.
 
     statistic: HLN-corrected DM statistic; negative when the model's loss is lower.
-    p_value: two-sided p-value of "equal accuracy".
+    p_value: two-sided p-value of "equal accuracy" (as R's dm.test; leaderboards report the one-sided ones).
     p_value_better: one-sided p-value of the alternative "the model is more accurate than the benchmark".
+    p_value_worse: one-sided p-value of the alternative "the model is less accurate than the benchmark".
     """
 
     statistic: float
     p_value: float
     p_value_better: float
+    p_value_worse: float
     n: int
     h: int
     loss: str
@@ -94,7 +105,7 @@ def diebold_mariano(
         return diebold_mariano(e1, e2, h=1, loss=loss, variance=variance)
     if var <= 0.0:
         if mean == 0.0:
-            return DMResult(0.0, 1.0, 1.0, n, h, loss)
+            return DMResult(0.0, 1.0, 1.0, 1.0, n, h, loss)
         statistic = float(np.copysign(np.inf, mean))
     else:
         statistic = mean / np.sqrt(var) * np.sqrt(hln)
@@ -103,6 +114,7 @@ def diebold_mariano(
         statistic=float(statistic),
         p_value=float(2.0 * t.cdf(-abs(statistic))),
         p_value_better=float(t.cdf(statistic)),
+        p_value_worse=float(t.sf(statistic)),
         n=n,
         h=h,
         loss=loss,

@@ -194,7 +194,7 @@ def test_scores_per_step_and_overall(weather_result, weather):
 def test_leaderboard_and_summary(weather_result):
     board = weather_result.leaderboard
     assert set(board["model"]) == {"naive", "rnn"}
-    assert board.loc[board["model"] == "naive", "dm_p_value"].isna().all()
+    assert board.loc[board["model"] == "naive", "dm_p_better"].isna().all()
     assert board.loc[board["model"] == "rnn", "dm_n"].item() == len(weather_result.origins)
     assert (board["fit_seconds"] >= 0).all() and (board["predict_seconds"] > 0).all()
     assert "benchmark: naive" in weather_result.summary

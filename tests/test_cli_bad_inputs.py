@@ -387,3 +387,15 @@ def test_fetch_offline_with_a_broken_cache_sidecar(sidecar, tmp_path, capsys, mo
     last = err.strip().splitlines()[-1]
     assert last.startswith("forecast: error: AAPL: cannot reach the server (ConnectionError) and the cached copy ")
     assert "is unreadable (ignored)" in last and "nothing is cached" not in last
+# -- issue 14 items 12-13 (honest numbers): a target transform a model cannot honour is refused ----------
+
+
+def test_target_transform_on_a_direction_classifier_is_refused(tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    data.write_text(HEADER + GOOD_ROWS)
+    out = tmp_path / "report"
+    code, err, _ = _run(["backtest", str(data), "--target", "y", "--models", "always_up", "--task", "direction",
+                         "--target-transform", "log_return", "--lookback", "3", "--out", str(out),
+                         "--no-progress"], capsys)
+    _assert_one_line_error(code, err, ["model 'always_up'", "makes no sense", "--target-transform none"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]

@@ -147,3 +147,48 @@ def test_registry_names_every_family():
     assert expected <= set(registry.names())
     with pytest.raises(KeyError, match="choose from"):
         registry.get("arima")
+
+
+# -- target transforms (issue 14, item 12) ---------------------------------------------------------------
+TREND_ROWS, TREND_CUT = 160, 100
+
+
+@pytest.fixture(scope="module")
+def trending() -> pd.DataFrame:
+    """A random walk with drift in logs (+1%/day): the test part lies far above the training range."""
+    rng = np.random.default_rng(0)
+    y = 100 * np.exp(np.cumsum(0.01 + 0.005 * rng.normal(size=TREND_ROWS)))
+    return pd.DataFrame({"y": y, "x": rng.normal(size=TREND_ROWS)},
+                        index=pd.date_range("2021-01-01", periods=TREND_ROWS, freq="D", name="date"))
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_every_model_honours_a_target_transform_on_a_trending_series(name, trending):
+    """Built the way backtest and the CLI build models, with target_transform="log_return", every registered
+    model either refuses in one line or forecasts the transformed target: its forecasts leave the training
+    range with the prices and its MAE stays near persistence's, where a model fit on raw levels is stuck."""
+    from forecast.errors import InputError
+    from forecast.evaluate import build_model
+
+    settings = {**SMALL, "target_transform": "log_return"}
+    if registry.get(name).target_transform == "refused":
+        with pytest.raises(InputError, match=rf"model '{name}' .*--target-transform none"):
+            build_model(name, settings)
+        return
+    model = build_model(name, settings)
+    train = trending.iloc[:TREND_CUT]
+    model.fit(train, SPEC)
+    out = model.predict(trending, origin="all")
+    out = out[out["origin"] >= trending.index[TREND_CUT]]
+    actual = trending["y"].reindex(out["timestamp"]).to_numpy()
+    persistence = trending["y"].reindex(out["origin"]).to_numpy()
+    mae = np.nanmean(np.abs(out["forecast"].to_numpy() - actual))
+    assert out["forecast"].max() > 1.5 * train["y"].max()  # left the training range
+    assert mae < 1.5 * np.nanmean(np.abs(persistence - actual))  # measured: 0.34-0.48x persistence's MAE
+    # still no look-ahead through the transform: poisoned later rows change no earlier forecast
+    poisoned = trending.copy()
+    poisoned.iloc[TREND_CUT:, 0] = 1e9
+    before = model.predict(trending.iloc[:TREND_CUT], origin="all")
+    after = model.predict(poisoned, origin="all")
+    pd.testing.assert_frame_equal(after[after["origin"] < trending.index[TREND_CUT]].reset_index(drop=True),
+                                  before, check_exact=False, rtol=1e-6)

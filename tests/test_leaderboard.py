@@ -53,13 +53,14 @@ def test_no_model_beats_persistence_on_a_random_walk(walk):
     assert board["model"].tolist() == ["naive", "noisy", "junk"]
     assert board["rank"].tolist() == [1, 2, 3]
     assert not board["beats_benchmark"].any()
-    assert np.isnan(board.loc[0, "dm_p_value"])  # the benchmark against itself: no test
-    assert board.loc[2, "dm_p_value"] < 0.05 and board.loc[2, "dm_statistic"] > 0
+    assert np.isnan(board.loc[0, "dm_p_better"])  # the benchmark against itself: no test
+    assert board.loc[0, "verdict"] == "benchmark"
+    assert board.loc[2, "dm_p_worse"] < 0.05 and board.loc[2, "dm_statistic"] > 0
     assert board.loc[0, "fit_seconds"] == 0.0 and np.isnan(board.loc[1, "fit_seconds"])
     assert board.loc[0, "mase"] == pytest.approx(1.0, abs=0.2)
     text = summarize(board)
     assert "No model beats naive (persistence) significantly" in text
-    assert "Significantly worse than naive: noisy, junk." in text
+    assert "Significantly worse than naive: noisy (p_worse=" in text and ", junk (p_worse=" in text
 
 
 def test_a_model_that_knows_the_future_beats_persistence(walk):
@@ -77,7 +78,7 @@ def test_a_model_that_knows_the_future_beats_persistence(walk):
     }
     text = summarize(board)
     assert "y: best by rmse is seer" in text
-    assert "Beat naive significantly" in text and "seer (p=" in text
+    assert "Beat naive significantly" in text and "seer (p_better=" in text
     assert "The other 1 model(s) do not." in text
 
 

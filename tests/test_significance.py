@@ -91,3 +91,12 @@ def test_negative_long_run_variance_falls_back_to_h1_like_r():
         result = diebold_mariano(model, bench, h=2)
     assert result.h == 1
     assert result == diebold_mariano(model, bench, h=1)
+
+
+def test_one_sided_p_values_are_complementary_and_named_for_their_claim():
+    rng = np.random.default_rng(3)
+    bench = rng.normal(size=80)
+    worse = diebold_mariano(bench * 2.0, bench, loss="absolute")
+    assert worse.p_value_worse < 1e-6 and worse.p_value_better > 0.999
+    assert worse.p_value_better + worse.p_value_worse == pytest.approx(1.0)
+    assert worse.p_value == pytest.approx(2 * min(worse.p_value_better, worse.p_value_worse))

@@ -74,7 +74,7 @@ def test_tiny_sweep_end_to_end_and_resume(tmp_path, seattle):
     first_values = [t.value for t in result.study.trials]
     assert set(result.best_trials) <= {"lstm", "ridge"}
     board = result.leaderboard
-    assert "naive" in set(board["model"]) and "dm_p_value" in board
+    assert "naive" in set(board["model"]) and "dm_p_better" in board and "dm_p_value" not in board
     assert len(board) == len(result.best_trials) + 1
     for name in ("csv", "png", "summary", "plot_history", "best_trials"):
         assert Path(result.files[name]).stat().st_size > 0

@@ -14,7 +14,7 @@ from forecast.errors import InputError
 EXAMPLE = """examples:
   forecast backtest seattle-weather --target temp_max --features precipitation,temp_min,wind \\
       --models lstm,gru,rnn,naive,ridge --lookback 30 --test-size 0.2 --out runs/seattle
-  forecast backtest stocks --id-col ticker --target close --models gru,naive,drift \\
+  forecast backtest stocks --id-col ticker --target close --models gru,ridge,naive \\
       --target-transform log_return --refit-every 60 --out runs/stocks
   forecast backtest msft --target close --models gru,always_up --task direction --out runs/msft-direction
 
@@ -22,7 +22,8 @@ DATA is a CSV/Parquet file (a time column and one column per variable; a long fi
 column, named with --id-col) or a bundled dataset name (see `forecast datasets`). The last --test-size
 of the time steps is the test period; every model forecasts each of its origins from the data up to
 that origin only. Persistence (naive; persist_direction with --task direction) is always included and
-each model is tested against it (Diebold-Mariano, 5% level). Writes leaderboard.csv/.png,
+each model is tested against it (one-sided Diebold-Mariano tests, on the
+loss of the ranking metric: absolute error for MASE; 5% level). Writes leaderboard.csv/.png,
 forecasts.csv, scores.csv (per horizon step), refits.csv, summary.txt and forecast/residual plots.
 """
 
@@ -65,7 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden-size", type=positive_int, help="hidden units of RNNs (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--target-transform", choices=("none", "log", "diff", "pct_change", "log_return"),
-                   help="model the target transformed (e.g. log_return for prices); reported in original units")
+                   help="every model forecasts the target transformed (e.g. log_return for prices): RNNs "
+                        "themselves, the others through a wrapper; direction models refuse. Scored in the "
+                        "target's units; the benchmark stays persistence on the target itself")
     p.add_argument("--task", choices=("regression", "quantile", "direction"),
                    help="RNN task: point forecasts, quantile intervals, or up/down direction (classification)")
     p.add_argument("--season", type=positive_int, default=1, help="season of the MASE scale (default 1)")
@@ -133,9 +136,8 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _table(board: pd.DataFrame, task: str) -> str:
-    """The leaderboard's main columns as aligned text."""
+    """The leaderboard's main columns as aligned text, with the line that says which DM test they show."""
+    from forecast.leaderboard import dm_legend, format_leaderboard
+
     metrics = ["accuracy", "brier", "log_loss"] if task == "direction" else ["mae", "rmse", "mase"]
-    columns = ["rank", "model", *(["target"] if board["target"].nunique() > 1 else []), "n", *metrics,
-               "dm_p_better", "beats_benchmark", "fit_seconds", "predict_seconds"]
-    shown = board[[c for c in columns if c in board.columns]].rename(columns={"dm_p_better": "dm_p"})
-    return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")
+    return f"{format_leaderboard(board, metrics)}\n{dm_legend(board)}"

@@ -57,9 +57,10 @@ def handle(args: argparse.Namespace) -> int:
         study = open_study(config)
     result = evaluate_best(config, study)
     print(f"study {config.study_name!r}: {result.n_complete} complete, {result.n_pruned} pruned trials")
-    columns = [c for c in ("rank", "model", "mae", "rmse", "mase", "dm_p_value", "beats_benchmark")
-               if c in result.leaderboard]
-    print(result.leaderboard[columns].to_string(index=False))
+    from forecast.leaderboard import dm_legend, format_leaderboard
+
+    print(format_leaderboard(result.leaderboard, ["mae", "rmse", "mase"]))
+    print(dm_legend(result.leaderboard))
     print(result.summary)
     for name, path in result.files.items():
         print(f"  {name}: {path}")

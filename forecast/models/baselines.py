@@ -1,5 +1,6 @@
 """Everything an RNN is compared with, in one import: the naive family, lag-feature models and
-recurrent-state pipelines (registered by name in `forecast.models.registry`).
+recurrent-state pipelines (registered by name in `forecast.models.registry`), and the wrapper that
+fits any of them on a transformed target (log, differences, returns).
 
     from forecast.models.baselines import Naive, SeasonalNaive, LagRegressor
     Naive().fit(train, spec).predict(history, origin="all")
@@ -10,6 +11,7 @@ from __future__ import annotations
 from forecast.models.lagged import LagRegressor, lag_features
 from forecast.models.naive import Drift, HistoricalMean, MovingAverage, Naive, SeasonalNaive, infer_season
 from forecast.models.state_features import RNNStateFeatures, StatePipelineForecaster
+from forecast.models.transformed import TransformedTargetForecaster
 
 __all__ = [
     "Drift",
@@ -20,6 +22,7 @@ __all__ = [
     "RNNStateFeatures",
     "SeasonalNaive",
     "StatePipelineForecaster",
+    "TransformedTargetForecaster",
     "infer_season",
     "lag_features",
 ]

@@ -12,6 +12,13 @@ from typing import Any
 
 SearchSpace = Callable[[Any], dict[str, Any]]  # optuna.Trial -> constructor parameters
 
+TRANSFORM_SUPPORT = ("parameter", "wrapper", "refused")
+"""How a registered model honours a target transform (log, differences, returns):
+parameter: its own `target_transform` parameter (RNNForecaster);
+wrapper: fit and forecast inside a TransformedTargetForecaster (every other value forecaster);
+refused: a transform makes no sense (direction classifiers); asking for one is an InputError.
+A backtest's benchmark is the one exception: persistence is the yardstick, on the target itself."""
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -23,10 +30,31 @@ class ModelEntry:
     search_space: SearchSpace | None = None
     family: str = ""
     description: str = ""
+    target_transform: str = "wrapper"  # one of TRANSFORM_SUPPORT
 
     def build(self, **overrides: Any) -> Any:
         """A new, unfitted model with the defaults updated by `overrides`."""
         return self.factory(**{**self.defaults, **overrides})
+
+    def transformed(self, model: Any, transform: str | None) -> Any:
+        """`model` (built from this entry) made to forecast through `transform` as `target_transform` says;
+        None or "none" returns it unchanged."""
+        from forecast.data.transforms import TARGET_TRANSFORMS
+        from forecast.errors import InputError
+
+        if transform is None or transform == "none":
+            return model
+        if transform not in TARGET_TRANSFORMS:
+            raise InputError(f"target transform {transform!r} is not one of {TARGET_TRANSFORMS}")
+        if self.target_transform == "parameter":
+            return model.set_params(target_transform=transform)
+        if self.target_transform == "wrapper":
+            from forecast.models.transformed import TransformedTargetForecaster
+
+            return TransformedTargetForecaster(forecaster=model, transform=transform)
+        raise InputError(f"model {self.name!r} forecasts the direction of the target, so a target transform "
+                         f"({transform!r}) makes no sense for it; leave the target transform out "
+                         "(--target-transform none) or drop the model")
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -36,6 +64,8 @@ def register(entry: ModelEntry) -> ModelEntry:
     """Add `entry` to the registry (names are unique)."""
     if entry.name in _REGISTRY:
         raise ValueError(f"model {entry.name!r} is already registered")
+    if entry.target_transform not in TRANSFORM_SUPPORT:
+        raise ValueError(f"model {entry.name!r}: target_transform must be one of {TRANSFORM_SUPPORT}")
     _REGISTRY[entry.name] = entry
     return entry
 
@@ -159,7 +189,8 @@ def _load_builtin() -> None:
 
     for cell, text in (("rnn", "Elman RNN"), ("gru", "GRU"), ("lstm", "LSTM")):
         register(ModelEntry(cell, RNNForecaster, {"cell": cell}, _rnn_space, family="recurrent",
-                            description=f"{text} forecaster (Lightning), transducer head"))
+                            description=f"{text} forecaster (Lightning), transducer head",
+                            target_transform="parameter"))
     for name, cls, defaults, space, text in (
         ("naive", naive.Naive, {}, None, "persistence: the last value"),
         ("seasonal_naive", naive.SeasonalNaive, {"season": None}, None,
@@ -180,7 +211,7 @@ def _load_builtin() -> None:
     for cell, text in (("lstm", "LSTM"), ("gru", "GRU"), ("rnn", "Elman RNN")):
         register(ModelEntry(f"{cell}_state+ridge", StatePipelineForecaster, {"cell": cell}, _state_space,
                             family="state", description=f"Ridge on the final state of a {text} encoder"))
-    register(ModelEntry("always_up", AlwaysUp, family="direction",
+    register(ModelEntry("always_up", AlwaysUp, family="direction", target_transform="refused",
                         description="direction benchmark: always up, P(up) = the training up share (at least 0.5)"))
-    register(ModelEntry("persist_direction", PersistDirection, family="direction",
+    register(ModelEntry("persist_direction", PersistDirection, family="direction", target_transform="refused",
                         description="direction benchmark: the last move's direction repeats"))
