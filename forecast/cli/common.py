@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 
@@ -95,19 +96,29 @@ def check_columns(frame: pd.DataFrame, spec, source: str) -> None:
                          f"{', '.join(map(str, frame.columns))}; check --target/--features/--categorical")
 
 
-def read(data: str, time_col: str | None, id_col: str | None, numeric: tuple[str, ...]) -> pd.DataFrame:
+def read(data: str, time_col: str | None, id_col: str | None, numeric: tuple[str, ...], *,
+         sort: bool = False) -> pd.DataFrame:
     """`read_data`, with the loader's DataWarnings (gaps, sorting) printed as one-line notes."""
+    from forecast.data.reading import read_data
+
+    with data_notes():
+        return read_data(data, time_col, id_col, numeric=numeric, sort=sort)
+
+
+@contextmanager
+def data_notes() -> Iterator[None]:
+    """Print the DataWarnings (gaps, sorting, filled or dropped values) raised inside as one-line notes."""
     import warnings
 
-    from forecast.data.reading import read_data
     from forecast.errors import DataWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        frame = read_data(data, time_col, id_col, numeric=numeric)
-    for warning in caught:
-        if issubclass(warning.category, DataWarning):
-            note(str(warning.message).splitlines()[0])
-        else:
-            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
-    return frame
+        try:
+            yield
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, DataWarning):
+                    note(str(warning.message).splitlines()[0])
+                else:
+                    warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)

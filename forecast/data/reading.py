@@ -17,10 +17,11 @@ from forecast.errors import InputError
 
 
 def read_data(data: str | os.PathLike[str], time_col: str | None = None, id_col: str | None = None,
-              *, numeric: tuple[str, ...] = ()) -> pd.DataFrame:
+              *, numeric: tuple[str, ...] = (), sort: bool = False) -> pd.DataFrame:
     """A frame indexed by time and sorted by (id, time), from a file path or a bundled dataset name.
 
     numeric: columns that must hold numbers; a text cell in one is an error naming its row.
+    sort: sort out-of-order rows (with a DataWarning) instead of refusing the file.
     `frame.attrs["source"]` names where the data came from (for messages).
     """
     from forecast import datasets
@@ -33,7 +34,7 @@ def read_data(data: str | os.PathLike[str], time_col: str | None = None, id_col:
             raise InputError(f"{text}: the bundled dataset's series column is {bundled_id!r}, not {id_col!r}")
         frame = datasets.load(text)
     else:
-        frame = load_table(text, time_col, id_col, missing="keep")
+        frame = load_table(text, time_col, id_col, missing="keep", sort=sort)
     frame.attrs["source"] = text
     _require_numeric(frame, text, numeric)
     return frame
@@ -52,3 +53,16 @@ def _require_numeric(frame: pd.DataFrame, source: str, columns: tuple[str, ...])
             at = f"at {frame.index[bad[0]]}"
             raise InputError(f"{source}: column {column!r} {at}: {values.iloc[bad[0]]!r} is not a number "
                              f"({len(bad)} such rows); the column must be numeric")
+
+
+def apply_missing(frame: pd.DataFrame, missing: str, id_col: str | None = None) -> pd.DataFrame:
+    """The loader's missing-value policy (error, drop, ffill, interpolate, keep) applied to every column of
+    `frame`, per series; pass only the columns a caller reads, so holes elsewhere never fail a run."""
+    from forecast.data.sources.files import MISSING_POLICIES, _apply_missing
+
+    if missing not in MISSING_POLICIES:
+        raise InputError(f"missing={missing!r} is not one of {', '.join(MISSING_POLICIES)}")
+    codes = pd.factorize(frame[id_col], sort=True)[0] if id_col else np.zeros(len(frame), dtype=np.int64)
+    out = _apply_missing(frame, Path(str(frame.attrs.get("source", "data"))), missing, id_col, codes)
+    out.attrs = dict(frame.attrs)
+    return out
