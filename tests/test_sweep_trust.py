@@ -237,9 +237,9 @@ def test_workers_started_at_once_on_a_fresh_sqlite_file(tmp_path):
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_workers_started_at_once_on_a_fresh_postgresql_database(tmp_path):
-    from tests.test_sweep import _postgres_url
-
     import sqlalchemy as sa
+
+    from tests.test_sweep import _postgres_url
 
     server = with_driver(_postgres_url())
     name = f"forecast_cold_{uuid.uuid4().hex[:12]}"
