@@ -219,6 +219,7 @@ def with_selection(board: pd.DataFrame, best: dict[str, optuna.trial.FrozenTrial
     missing = pd.DataFrame([{"model": family, "target": target, "chosen": False, "status": why}
                             for family, why in unscored.items() for target in targets], columns=board.columns)
     out = pd.concat([board, missing.astype({"chosen": bool})], ignore_index=True) if len(missing) else board
+    out = out.astype({c: "Int64" for c in ("rank", "n", "dm_n") if c in out})  # stay whole beside empty rows
     out.attrs = dict(board.attrs)
     return out
 
