@@ -53,11 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    import warnings
+
     import torch
 
     from forecast.cli.common import data_notes, read
+    from forecast.errors import DataWarning
     from forecast.sweeps.config import SweepConfig
-    from forecast.sweeps.data import prepare
+    from forecast.sweeps.data import load, prepare
     from forecast.sweeps.runner import evaluate_best, open_study, optimize, run_workers
     from forecast.sweeps.splits import FrameSplit
 
@@ -68,9 +71,14 @@ def handle(args: argparse.Namespace) -> int:
         missing=args.missing,
     )
     spec = config.spec
-    with data_notes():
-        frame = prepare(read(config.data, config.time_col, spec.id_col, spec.numeric_inputs, sort=config.sort),
-                        config)
+    if args.worker:  # started by --workers: the parent has printed the data's notes once already
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataWarning)
+            frame = load(config)
+    else:
+        with data_notes():
+            frame = prepare(read(config.data, config.time_col, spec.id_col, spec.numeric_inputs,
+                                 sort=config.sort), config)
     FrameSplit.by_fraction(frame, spec, config.val_size, config.test_size)
     torch.set_num_threads(args.threads)
     progress = not args.no_progress
