@@ -107,18 +107,17 @@ def read(data: str, time_col: str | None, id_col: str | None, numeric: tuple[str
 
 @contextmanager
 def data_notes() -> Iterator[None]:
-    """Print the DataWarnings (gaps, sorting, filled or dropped values) raised inside as one-line notes."""
+    """Print the DataWarnings (gaps, sorting, filled or dropped values) raised inside as one-line notes, once
+    the block succeeds: an error stays the only line."""
     import warnings
 
     from forecast.errors import DataWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        try:
-            yield
-        finally:
-            for warning in caught:
-                if issubclass(warning.category, DataWarning):
-                    note(str(warning.message).splitlines()[0])
-                else:
-                    warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, DataWarning):
+            note(str(warning.message).splitlines()[0])
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
