@@ -83,7 +83,7 @@ def handle(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     progress = not args.no_progress
     if args.worker or args.workers <= 1:
-        study = optimize(config, frame, progress_bar=progress)
+        study = optimize(config, frame=frame, progress_bar=progress)
         if args.worker:
             return 0
     else:
