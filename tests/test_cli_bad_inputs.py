@@ -399,3 +399,64 @@ def test_target_transform_on_a_direction_classifier_is_refused(tmp_path, capsys)
                          "--no-progress"], capsys)
     _assert_one_line_error(code, err, ["model 'always_up'", "makes no sense", "--target-transform none"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
+
+# ---- forecast sweep: the whole config and its data are checked before a study or file exists (issue 14, item 9)
+
+SWEEP_GOOD = {"data": "seattle-weather", "spec": {"target": "temp_max", "lookback": 7}, "families": ["ridge"],
+              "n_trials": 1, "benchmarks": []}
+
+# name -> (changes to the good config, substrings the one error line must contain)
+BAD_SWEEP_CONFIGS = {
+    "n_trials as text": ({"n_trials": "ten"}, ["key 'n_trials'", "whole number >= 1", "'ten'"]),
+    "n_trials zero": ({"n_trials": 0}, ["key 'n_trials'", ">= 1"]),
+    "families as one string": ({"families": "lstm"}, ["key 'families'", "a list of model names", "'lstm'"]),
+    "unregistered family": ({"families": ["lstm", "lstmm"]}, ["key 'families'", "unknown: lstmm"]),
+    "empty families": ({"families": []}, ["key 'families'", "at least one"]),
+    "benchmarks as one string": ({"benchmarks": "naive"}, ["key 'benchmarks'", "a list of model names"]),
+    "max_epochs zero": ({"max_epochs": 0}, ["key 'max_epochs'", ">= 1"]),
+    "max_epochs fractional": ({"max_epochs": 2.5}, ["key 'max_epochs'", "whole number"]),
+    "val_size as text": ({"val_size": "big"}, ["key 'val_size'", "a number > 0 and < 1"]),
+    "sizes too large": ({"val_size": 0.6, "test_size": 0.5}, ["'val_size' + 'test_size' must be < 1"]),
+    "lookbacks with zero": ({"lookbacks": [14, 0]}, ["key 'lookbacks'", "whole numbers >= 1"]),
+    "negative timeout": ({"timeout": -5}, ["key 'timeout'", "a number > 0"]),
+    "seed as text": ({"seed": "x"}, ["key 'seed'"]),
+    "unknown pruner": ({"pruner": "mean"}, ["key 'pruner'", "median, hyperband, none"]),
+    "sort as text": ({"sort": "yes"}, ["key 'sort'", "true or false"]),
+    "unknown missing policy": ({"missing": "maybe"}, ["key 'missing'", "error, drop, ffill, interpolate, keep"]),
+    "spec lookback as text": ({"spec": {"target": "temp_max", "lookback": "ten"}}, ["key 'spec'", "spec.lookback"]),
+    "unknown spec key": ({"spec": {"target": "temp_max", "lookback": 7, "lookbak": 3}}, ["key 'spec'", "lookbak"]),
+    "bad storage URL": ({"storage": "nosuchdb://host/x"}, ["storage nosuchdb://host/x", "cannot open"]),
+    "missing data column": ({"spec": {"target": "temp_maxx", "lookback": 7}},
+                            ["seattle-weather: no column(s) 'temp_maxx'"]),
+    "data file not found": ({"data": "nope.csv"}, ["nope.csv", "file not found"]),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_SWEEP_CONFIGS))
+def test_bad_sweep_config_is_one_line_naming_the_file_and_key(name, tmp_path, capsys):
+    import yaml
+
+    changes, needles = BAD_SWEEP_CONFIGS[name]
+    out = tmp_path / "out"
+    config = tmp_path / "sweep.yaml"
+    config.write_text(yaml.safe_dump({**SWEEP_GOOD, "out_dir": str(out), **changes}))
+    code, err, _ = _run(["sweep", str(config), "--no-progress"], capsys)
+    sources = {"missing data column": "seattle-weather", "data file not found": "nope.csv",
+               "bad storage URL": "storage"}  # the URL may come from --storage too: the line names the URL
+    source = sources.get(name, str(config))
+    _assert_one_line_error(code, err, [source, *needles])
+    assert not out.exists()  # no study.db, no folder: nothing was started
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.yaml"]
+
+
+def test_sweep_data_with_holes_in_the_spec_columns_names_the_flag(tmp_path, capsys):
+    import yaml
+
+    data = tmp_path / "d.csv"
+    data.write_text(HEADER + GOOD_ROWS.replace("2021-01-04,6.0,", "2021-01-04,,"))
+    config = tmp_path / "sweep.yaml"
+    config.write_text(yaml.safe_dump({**SWEEP_GOOD, "data": str(data), "spec": {"target": "y", "lookback": 2},
+                                      "out_dir": str(tmp_path / "out")}))
+    code, err, _ = _run(["sweep", str(config), "--no-progress"], capsys)
+    _assert_one_line_error(code, err, [f"{data}: column 'y'", "missing value", "--missing"])
+    assert not (tmp_path / "out").exists()

@@ -21,6 +21,7 @@ from forecast.sweeps.config import SweepConfig
 from forecast.sweeps.objective import PrefixedTrial, params_of
 from forecast.sweeps.runner import best_per_family, open_study, optimize, sweep
 from forecast.sweeps.splits import FrameSplit
+from forecast.sweeps.storage import with_driver
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = {"target": "temp_max", "lookback": 7, "horizon": 1, "features": ["wind"]}
@@ -98,6 +99,8 @@ def test_two_workers_share_one_study(tmp_path):
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(finished) >= 6
     assert len({t.user_attrs.get("worker") for t in finished}) == 2  # both processes ran trials
+    drawn = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(drawn)) == len(drawn)  # never the same parameters twice (they came in lockstep pairs)
     assert "leaderboard.csv" in done.stdout or (tmp_path / "out" / "leaderboard.csv").exists()
 
 
@@ -162,7 +165,7 @@ def test_two_workers_on_postgresql(tmp_path):
     config = write_config(tmp_path / "sweep.yaml", n_trials=6, max_epochs=2, study_name=name)
     done = run_cli(str(config), "--workers", "2", "--storage", url, "--no-progress")
     assert done.returncode == 0, done.stderr[-2000:]
-    study = optuna.load_study(study_name=name, storage=url)
+    study = optuna.load_study(study_name=name, storage=with_driver(url))  # postgresql:// names psycopg2
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(finished) >= 6
     assert len({t.user_attrs.get("worker") for t in finished}) == 2

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 
@@ -107,18 +108,26 @@ def read(data: str, time_col: str | None, id_col: str | None, numeric: tuple[str
          missing: str | None = None, sort: bool = False) -> pd.DataFrame:
     """`read_data` under the --missing/--sort policies (None: the default), with the loader's DataWarnings
     (gaps, sorting, separators) printed as one-line notes."""
+    from forecast.data.reading import read_data
+
+    policy = {"missing": missing} if missing is not None else {}
+    with data_notes():
+        return read_data(data, time_col, id_col, numeric=numeric, sort=sort, **policy)
+
+
+@contextmanager
+def data_notes() -> Iterator[None]:
+    """Print the DataWarnings (gaps, sorting, filled or dropped values) raised inside as one-line notes, once
+    the block succeeds: an error stays the only line."""
     import warnings
 
-    from forecast.data.reading import read_data
     from forecast.errors import DataWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        policy = {"missing": missing} if missing is not None else {}
-        frame = read_data(data, time_col, id_col, numeric=numeric, sort=sort, **policy)
+        yield
     for warning in caught:
         if issubclass(warning.category, DataWarning):
             note(str(warning.message).splitlines()[0])
         else:
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
-    return frame

@@ -1,19 +1,27 @@
-"""`forecast sweep CONFIG.yaml`: search every family on the same splits with Optuna, then rank on test."""
+"""`forecast sweep CONFIG.yaml`: search every family on the same splits with Optuna, choose by validation,
+report on test."""
 
 from __future__ import annotations
 
 import argparse
 
+from forecast.cli.common import positive_int
+
+THREADS = 1  # torch CPU threads per sweep process: many small models in parallel workers, not one wide one
+
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from forecast.data.sources.files import MISSING_POLICIES
+
     p = sub.add_parser(
         "sweep",
         help="hyperparameter sweep over model families (Optuna), resumable, many workers",
         description="Search RNN, GRU, LSTM and scikit-learn families on the same time-ordered splits with "
-        "Optuna (pruning on validation loss), then refit each family's best on train+validation and rank "
-        "them on the untouched test part beside persistence, with Diebold-Mariano p-values.\n"
+        "Optuna (pruning on validation loss), choose the family with the best validation MAE, then refit "
+        "each family's best on train+validation and report them on the untouched test part beside "
+        "persistence, with Diebold-Mariano p-values.\n"
         "Rerunning the same command resumes the study. Workers on many machines share one study by "
-        "running the same command with the same --storage (e.g. PostgreSQL).\n\n"
+        "running the same command with the same --storage (e.g. PostgreSQL), also from a cold start.\n\n"
         "examples:\n"
         "  forecast sweep experiments/weather.yaml --n-trials 30 --workers 2\n"
         "  forecast sweep experiments/stocks.yaml --storage postgresql://user@db-host/optuna",
@@ -21,41 +29,69 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("config", help="sweep config (YAML): data, spec, families, n_trials, ...")
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite file <out>/study.db)")
-    p.add_argument("--n-trials", type=int, help="finished trials the study should hold (overrides the config)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes on one study (default: 1)")
+    p.add_argument("--n-trials", type=positive_int,
+                   help="finished trials the study should hold (overrides the config)")
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="local worker processes on one study (default: 1)")
+    p.add_argument("--threads", type=positive_int, default=THREADS, metavar="N",
+                   help=f"torch CPU threads per process (default: {THREADS}); with --workers each worker "
+                        "gets N, so workers x N cores are busy")
     p.add_argument("--study", dest="study_name", help="study name (overrides the config)")
     p.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
-    p.add_argument("--max-epochs", type=int, help="epoch budget of recurrent models (overrides the config)")
+    p.add_argument("--max-epochs", type=positive_int,
+                   help="epoch budget of recurrent models (overrides the config)")
     p.add_argument("--out", dest="out_dir", help="output folder (overrides the config)")
+    p.add_argument("--time-col", metavar="COL", help="time column of DATA (overrides the config's time_col)")
+    p.add_argument("--sort", action="store_true", default=None,
+                   help="sort out-of-order rows of DATA instead of refusing them (overrides the config's sort)")
+    p.add_argument("--missing", choices=MISSING_POLICIES,
+                   help="missing values in the columns the spec reads: error (default), drop, ffill, "
+                        "interpolate or keep (overrides the config's missing)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # run trials only (no report)
-    p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    import warnings
+
+    import torch
+
+    from forecast.cli.common import data_notes, read
+    from forecast.errors import DataWarning
     from forecast.io import check_output_dir
     from forecast.sweeps.config import SweepConfig
+    from forecast.sweeps.data import load, prepare
     from forecast.sweeps.runner import evaluate_best, open_study, optimize, run_workers
+    from forecast.sweeps.splits import FrameSplit
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    # Config, then data, then splits: every check runs before a study, folder or file exists.
     config = SweepConfig.from_yaml(args.config).with_overrides(
         storage=args.storage, n_trials=args.n_trials, study_name=args.study_name, timeout=args.timeout,
-        max_epochs=args.max_epochs, out_dir=args.out_dir,
+        max_epochs=args.max_epochs, out_dir=args.out_dir, time_col=args.time_col, sort=args.sort,
+        missing=args.missing,
     )
     check_output_dir(config.out_dir)
+    spec = config.spec
+    if args.worker:  # started by --workers: the parent has printed the data's notes once already
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataWarning)
+            frame = load(config)
+    else:
+        with data_notes():
+            frame = prepare(read(config.data, config.time_col, spec.id_col, spec.numeric_inputs,
+                                 sort=config.sort), config)
+    FrameSplit.by_fraction(frame, spec, config.val_size, config.test_size)
+    torch.set_num_threads(args.threads)
     progress = not args.no_progress
     if args.worker or args.workers <= 1:
-        study = optimize(config, progress_bar=progress)
+        study = optimize(config, frame=frame, progress_bar=progress)
         if args.worker:
             return 0
     else:
-        run_workers(config, args.workers, args.config, progress_bar=progress)
+        run_workers(config, args.workers, args.config, threads=args.threads, progress_bar=progress)
         study = open_study(config)
-    result = evaluate_best(config, study)
+    result = evaluate_best(config, study, frame)
     print(f"study {config.study_name!r}: {result.n_complete} complete, {result.n_pruned} pruned trials")
     from forecast.leaderboard import dm_legend, format_leaderboard
 

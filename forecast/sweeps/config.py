@@ -1,15 +1,22 @@
-"""SweepConfig: what a sweep searches and where it stores the study (read from YAML by the CLI)."""
+"""SweepConfig: what a sweep searches and where it stores the study (read from YAML by the CLI).
+
+Every key is checked here, by one small table, before any study, folder or file exists: a wrong type, an
+unknown family or an out-of-range size is one InputError naming the file and the key.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from forecast.config import WindowSpec
+from forecast.data.sources.files import MISSING_POLICIES
 from forecast.errors import InputError
 
 PRUNERS = ("median", "hyperband", "none")
+METRICS = ("mae",)  # what the objective returns: validation MAE in the data's units
 
 
 @dataclass(frozen=True)
@@ -19,6 +26,8 @@ class SweepConfig:
     val_size / test_size: fractions of each series, from its end (time-ordered; test is never touched
     during the search). lookbacks: candidate lookbacks searched for every family (spec.lookback if empty).
     storage: None -> a SQLite file `<out_dir>/study.db`; or any Optuna RDB URL (postgresql://...).
+    time_col / sort / missing: how DATA is read, as the other commands' --time-col/--sort/--missing;
+    `missing` applies to the columns the spec reads only ("error" names the first hole).
     """
 
     data: str
@@ -40,23 +49,18 @@ class SweepConfig:
     heartbeat_interval: int = 30
     grace_period: int = 90
     max_retry: int = 2
+    time_col: str | None = None
+    sort: bool = False
+    missing: str = "error"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        check_keys({f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("spec", "extra")},
+                   "sweep")
         object.__setattr__(self, "families", tuple(self.families))
-        object.__setattr__(self, "lookbacks", tuple(int(v) for v in self.lookbacks))
+        object.__setattr__(self, "lookbacks", tuple(self.lookbacks))
         # Persistence is always the benchmark the leaderboard's Diebold-Mariano tests compare against.
         object.__setattr__(self, "benchmarks", ("naive", *(b for b in self.benchmarks if b != "naive")))
-        if not self.families:
-            raise InputError("sweep: families is empty; name at least one model family (e.g. lstm, ridge)")
-        if self.pruner not in PRUNERS:
-            raise InputError(f"sweep: pruner {self.pruner!r} is not one of {PRUNERS}")
-        if self.n_trials < 1:
-            raise InputError(f"sweep: n_trials must be >= 1, got {self.n_trials}")
-        if not (0 < self.val_size < 1 and 0 < self.test_size < 1 and self.val_size + self.test_size < 1):
-            raise InputError("sweep: val_size and test_size must be fractions with val_size + test_size < 1")
-        if self.grace_period <= self.heartbeat_interval:
-            raise InputError("sweep: grace_period must be longer than heartbeat_interval")
 
     def with_overrides(self, **changes: Any) -> SweepConfig:
         """A copy with the non-None `changes` applied (command-line overrides)."""
@@ -75,10 +79,14 @@ class SweepConfig:
             raise InputError(f"{source}: unknown key(s) {unknown}; known keys: {sorted(known | {'spec'})}")
         if "data" not in data:
             raise InputError(f"{source}: needs 'data' (a bundled dataset name or a CSV/Parquet path)")
+        defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+        check_keys({**defaults, **data}, source)
         try:
             spec = WindowSpec(**spec_data)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{source}: bad spec: {exc}") from None
+        except TypeError as exc:  # an unknown spec key
+            raise InputError(f"{source}: key 'spec': {exc}".replace("WindowSpec.__init__() ", "")) from None
+        except ValueError as exc:
+            raise InputError(f"{source}: key 'spec': {str(exc).replace('WindowSpec.', 'spec.')}") from None
         return cls(spec=spec, **data)
 
     @classmethod
@@ -96,3 +104,86 @@ class SweepConfig:
         if not isinstance(loaded, dict):
             raise InputError(f"{file}: a sweep config must be a YAML mapping")
         return cls.from_dict(loaded, source=str(file))
+
+
+# -- the check table: key -> a function returning None (fine) or what the value should have been ----------
+
+def _whole(low: int) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        ok = isinstance(v, int) and not isinstance(v, bool) and v >= low
+        return None if ok else f"a whole number >= {low}"
+    return check
+
+
+def _number(low: float, high: float | None = None, *, optional: bool = False) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        if v is None and optional:
+            return None
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and v > low and (high is None or v < high)
+        return None if ok else f"a number > {low}" + (f" and < {high}" if high is not None else "") + \
+            (" (or omit it)" if optional else "")
+    return check
+
+
+def _text(*, optional: bool = False) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        ok = (v is None and optional) or (isinstance(v, str) and v.strip() != "")
+        return None if ok else "a non-empty text" + (" (or omit it)" if optional else "")
+    return check
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any], str | None]:
+    return lambda v: None if isinstance(v, str) and v in options else f"one of {', '.join(options)}"
+
+
+def _models(*, empty_ok: bool) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        if not isinstance(v, list | tuple) or not all(isinstance(n, str) for n in v):
+            return "a list of model names like [lstm, ridge]"
+        if not v and not empty_ok:
+            return "a list of at least one model name like [lstm, ridge]"
+        from forecast.models import registry
+
+        unknown = [n for n in v if n not in registry.names()]
+        if unknown:
+            return f"registered model names ({', '.join(registry.names())}); unknown: {', '.join(unknown)}"
+        if len(set(v)) < len(v):
+            return "a list without repeated names"
+        return None
+    return check
+
+
+def _lookbacks(v: Any) -> str | None:
+    ok = isinstance(v, list | tuple) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in v)
+    return None if ok else "a list of whole numbers >= 1 like [14, 30]"
+
+
+CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "data": _text(), "families": _models(empty_ok=False), "n_trials": _whole(1),
+    "timeout": _number(0, optional=True), "study_name": _text(), "storage": _text(optional=True),
+    "seed": _whole(0), "val_size": _number(0, 1), "test_size": _number(0, 1), "lookbacks": _lookbacks,
+    "max_epochs": _whole(1), "pruner": _choice(PRUNERS), "metric": _choice(METRICS),
+    "benchmarks": _models(empty_ok=True), "out_dir": _text(), "heartbeat_interval": _whole(1),
+    "grace_period": _whole(1), "max_retry": _whole(0), "time_col": _text(optional=True),
+    "sort": lambda v: None if isinstance(v, bool) else "true or false",
+    "missing": _choice(MISSING_POLICIES),
+}
+
+
+def check_keys(values: dict[str, Any], source: str) -> None:
+    """Check every key's type and range, then the rules across keys; the first problem is an InputError.
+
+    `values` holds every key (defaults included), so the rules across keys always see both sides.
+    """
+    for key, value in values.items():
+        wanted = CHECKS[key](value) if key in CHECKS else None
+        if wanted:
+            raise InputError(f"{source}: key {key!r} must be {wanted}, got {value!r}")
+    val, test = values["val_size"], values["test_size"]
+    if val + test >= 1:
+        raise InputError(f"{source}: keys 'val_size' + 'test_size' must be < 1 (got {val} + {test}); "
+                         "some rows must stay for training")
+    heartbeat, grace = values["heartbeat_interval"], values["grace_period"]
+    if grace <= heartbeat:
+        raise InputError(f"{source}: key 'grace_period' ({grace}) must be longer than 'heartbeat_interval' "
+                         f"({heartbeat})")

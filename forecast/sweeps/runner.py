@@ -1,6 +1,10 @@
 """Run a sweep: create or resume the study, optimize (in this process or N worker processes), then refit
 each family's best trial on train+validation, score it on the untouched test part beside the benchmarks,
-and write the leaderboard, Optuna's plots and the best model."""
+and write the leaderboard, Optuna's plots and the best model.
+
+Selection uses validation only: the saved best model is the family whose best trial has the lowest
+validation MAE (the trial value); the test part only reports. Families without a complete trial are listed
+with the reason, never silently dropped."""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,22 +22,28 @@ import pandas as pd
 
 from forecast.errors import ForecastError, InputError
 from forecast.sweeps.config import SweepConfig
+from forecast.sweeps.data import load, prepare
 from forecast.sweeps.objective import Objective, build_model, is_recurrent, params_of
+from forecast.sweeps.sampling import TrialSeededSampler
 from forecast.sweeps.splits import FrameSplit
 from forecast.sweeps.storage import make_pruner, open_storage, storage_url
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+STATE_WORDS = {"PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
 
 
 @dataclass
 class SweepResult:
-    """What a sweep found: the study, each family's best trial and the test leaderboard."""
+    """What a sweep found: the study, each family's best trial, the family chosen by validation, the test
+    leaderboard, and why families without a complete trial have no score."""
 
     study: optuna.Study
     leaderboard: pd.DataFrame | None = None
     summary: str = ""
     best_trials: dict[str, optuna.trial.FrozenTrial] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    chosen: str | None = None
+    unscored: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_complete(self) -> int:
@@ -45,25 +54,13 @@ class SweepResult:
         return sum(t.state == optuna.trial.TrialState.PRUNED for t in self.study.trials)
 
 
-def load_data(data: str) -> pd.DataFrame:
-    """A bundled dataset by name, or a CSV/Parquet file."""
-    from forecast import datasets
-
-    if data in datasets.names():
-        return datasets.load(data)
-    from forecast.data.sources.files import load_table
-
-    return load_table(data)
-
-
 def open_study(config: SweepConfig) -> optuna.Study:
-    """Create the study or load it if it exists (resume); sampler seeded by the study's seed."""
+    """Create the study or load it if it exists (resume); safe when many workers start at once. Each trial
+    samples from its own stream seeded by (study seed, trial number), so workers never propose in lockstep."""
     storage = open_storage(storage_url(config.storage, config.out_dir),
                            heartbeat_interval=config.heartbeat_interval, grace_period=config.grace_period,
                            max_retry=config.max_retry)
-    with warnings.catch_warnings():  # multivariate/group TPE is "experimental"; it suits family branches
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=config.seed, multivariate=True, group=True)
+    sampler = TrialSeededSampler(config.seed)
     study = optuna.create_study(
         study_name=config.study_name, storage=storage, direction="minimize", load_if_exists=True,
         sampler=sampler, pruner=make_pruner(config.pruner),
@@ -77,8 +74,10 @@ def finished_trials(study: optuna.Study) -> int:
 
 
 def optimize(config: SweepConfig, frame: pd.DataFrame | None = None, *, progress_bar: bool = True) -> optuna.Study:
-    """Run trials in this process until the study holds `n_trials` finished (complete or pruned) trials."""
-    frame = load_data(config.data) if frame is None else frame
+    """Run trials in this process until the study holds `n_trials` finished (complete or pruned) trials.
+
+    The data are read and split before the study is opened, so bad data never leave a study behind."""
+    frame = load(config) if frame is None else prepare(frame, config)
     split = FrameSplit.by_fraction(frame, config.spec, config.val_size, config.test_size)
     study = open_study(config)
     remaining = config.n_trials - finished_trials(study)
@@ -99,19 +98,24 @@ def optimize(config: SweepConfig, frame: pd.DataFrame | None = None, *, progress
     return study
 
 
-def run_workers(config: SweepConfig, workers: int, config_path: str | None, *, progress_bar: bool = True) -> None:
-    """Start `workers` processes on the same study (`forecast sweep ... --worker`), splitting the CPU threads."""
+def run_workers(config: SweepConfig, workers: int, config_path: str | None, *, threads: int,
+                progress_bar: bool = True) -> None:
+    """Start `workers` processes on the same study (`forecast sweep ... --worker`), each with `threads` CPU
+    threads for torch, and every command-line override of `config` passed on."""
     if config_path is None:
         raise InputError("--workers needs the sweep config file so each worker can read it")
     url = storage_url(config.storage, config.out_dir)
-    open_study(config)  # create it once, before the workers race to
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    open_study(config)  # create it once, before the workers start (they would also cope with a race)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     command = [sys.executable, "-m", "forecast", "sweep", config_path, "--worker", "--storage", url,
                "--study", config.study_name, "--n-trials", str(config.n_trials), "--threads", str(threads),
-               "--max-epochs", str(config.max_epochs)]
+               "--max-epochs", str(config.max_epochs), "--missing", config.missing]
     if config.timeout:
         command += ["--timeout", str(config.timeout)]
+    if config.sort:
+        command += ["--sort"]
+    if config.time_col:
+        command += ["--time-col", config.time_col]
     procs = [subprocess.Popen([*command, *([] if k == 0 and progress_bar else ["--no-progress"])], env=env)
              for k in range(workers)]
     codes = [p.wait() for p in procs]
@@ -120,7 +124,7 @@ def run_workers(config: SweepConfig, workers: int, config_path: str | None, *, p
 
 
 def best_per_family(study: optuna.Study) -> dict[str, optuna.trial.FrozenTrial]:
-    """Each family's best complete trial."""
+    """Each family's best complete trial (lowest validation MAE)."""
     best: dict[str, optuna.trial.FrozenTrial] = {}
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         family = trial.params["family"]
@@ -129,23 +133,46 @@ def best_per_family(study: optuna.Study) -> dict[str, optuna.trial.FrozenTrial]:
     return best
 
 
+def chosen_family(best: dict[str, optuna.trial.FrozenTrial]) -> str | None:
+    """The family whose best trial has the lowest validation MAE: selection never looks at the test part."""
+    return min(best, key=lambda family: (best[family].value, family)) if best else None
+
+
+def why_unscored(study: optuna.Study, families: tuple[str, ...]) -> dict[str, str]:
+    """For each searched family without a complete trial, why: "no complete trial (2 pruned, 1 failed)"."""
+    states = pd.DataFrame([(t.params.get("family"), t.state.name) for t in study.get_trials(deepcopy=False)],
+                          columns=["family", "state"])
+    complete = set(states.loc[states["state"] == "COMPLETE", "family"])
+    reasons = {}
+    for family in families:
+        if family in complete:
+            continue
+        counts = states.loc[states["family"] == family, "state"].value_counts()
+        parts = [f"{int(counts[s])} {word}" for s, word in STATE_WORDS.items() if s in counts]
+        reasons[family] = f"no complete trial ({', '.join(parts)})" if parts else "no trial ran (raise n_trials)"
+    return reasons
+
+
 def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame | None = None,
                   *, write: bool = True) -> SweepResult:
     """Refit each family's best trial on train+validation, forecast the test part, rank against the
     benchmarks with Diebold-Mariano p-values, and write the outputs."""
     from forecast.leaderboard import build_leaderboard, summarize
 
-    frame = load_data(config.data) if frame is None else frame
+    frame = load(config) if frame is None else prepare(frame, config)
     split = FrameSplit.by_fraction(frame, config.spec, config.val_size, config.test_size)
     objective = Objective(split, config.families, lookbacks=config.lookbacks, seed=config.seed,
                           max_epochs=config.max_epochs)
     best = best_per_family(study)
+    unscored = why_unscored(study, config.families)
     if not best:
-        raise InputError("sweep: no trial completed, so there is nothing to evaluate; run more trials")
+        reasons = "; ".join(f"{family}: {why}" for family, why in unscored.items())
+        raise InputError(f"sweep: no trial completed, so there is nothing to evaluate ({reasons}); run more "
+                         "trials (--n-trials) or check the failed trials' messages")
     forecasts: dict[str, pd.DataFrame] = {}
     timings: dict[str, dict[str, float]] = {}
     fitted: dict[str, Any] = {}
-    candidates = [(f"{family} (trial {trial.number})", *params_of(trial)) for family, trial in best.items()]
+    candidates = [(board_label(family, trial), *params_of(trial)) for family, trial in best.items()]
     candidates += [(name, name, None, {}) for name in config.benchmarks]
     for label, family, lookback, params in candidates:
         model = build_model(family, params, seed=config.seed, max_epochs=config.max_epochs)
@@ -162,10 +189,52 @@ def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame 
         fitted[label] = model
     board = build_leaderboard(forecasts, frame, target=config.spec.targets[0] if len(config.spec.targets) == 1
                               else None, id_col=config.spec.id_col, benchmark="naive", timings=timings)
-    result = SweepResult(study, board, summarize(board), best)
+    chosen = chosen_family(best)
+    board = with_selection(board, best, chosen, unscored)
+    summary = "\n".join([summarize(board[board["status"] == "scored"]),
+                         selection_summary(best, chosen, unscored, config.metric)])
+    result = SweepResult(study, board, summary, best, chosen=chosen, unscored=unscored)
     if write:
         result.files = write_outputs(config, result, fitted)
     return result
+
+
+def board_label(family: str, trial: optuna.trial.FrozenTrial) -> str:
+    """A searched family's name on the leaderboard."""
+    return f"{family} (trial {trial.number})"
+
+
+def with_selection(board: pd.DataFrame, best: dict[str, optuna.trial.FrozenTrial], chosen: str | None,
+                   unscored: dict[str, str]) -> pd.DataFrame:
+    """The leaderboard plus what selection used: val_mae (each searched family's best trial), chosen (the
+    family picked by validation), status ("scored", or why a family has no row of scores), one row for
+    every searched family without a complete trial."""
+    labels = {board_label(f, t): f for f, t in best.items()}
+    board = board.assign(
+        val_mae=board["model"].map({lab: best[f].value for lab, f in labels.items()}),
+        chosen=board["model"].map(lambda m: labels.get(m) == chosen and chosen is not None),
+        status="scored",
+    )
+    targets = board["target"].unique() if "target" in board else [None]
+    missing = pd.DataFrame([{"model": family, "target": target, "chosen": False, "status": why}
+                            for family, why in unscored.items() for target in targets], columns=board.columns)
+    out = pd.concat([board, missing.astype({"chosen": bool})], ignore_index=True) if len(missing) else board
+    out = out.astype({c: "Int64" for c in ("rank", "n", "dm_n") if c in out})  # stay whole beside empty rows
+    out.attrs = dict(board.attrs)
+    return out
+
+
+def selection_summary(best: dict[str, optuna.trial.FrozenTrial], chosen: str | None, unscored: dict[str, str],
+                      metric: str) -> str:
+    """Plain sentences: which family was chosen and by what, and which families have no score and why."""
+    lines = []
+    if chosen is not None:
+        trial = best[chosen]
+        lines.append(f"Chosen by validation {metric.upper()} (the test part only reports): {chosen} "
+                     f"(trial {trial.number}, validation {metric.upper()} {trial.value:.4g}).")
+    for family, why in unscored.items():
+        lines.append(f"Not scored: {family}, {why}.")
+    return "\n".join(lines)
 
 
 def write_outputs(config: SweepConfig, result: SweepResult, fitted: dict[str, Any]) -> dict[str, str]:
@@ -179,9 +248,7 @@ def write_outputs(config: SweepConfig, result: SweepResult, fitted: dict[str, An
         tmp.write_text(result.summary + "\n")
     files["summary"] = str(out / "summary.txt")
     files.update(write_study_plots(result.study, out))
-    searched = [m for m in result.leaderboard["model"] if m not in config.benchmarks]  # best first
-    best_label = searched[0] if searched else None
-    best_model = fitted.get(best_label)
+    best_model = fitted.get(board_label(result.chosen, result.best_trials[result.chosen])) if result.chosen else None
     if best_model is not None and hasattr(best_model, "save"):
         try:
             best_model.save(out / "best_model")
@@ -189,7 +256,8 @@ def write_outputs(config: SweepConfig, result: SweepResult, fitted: dict[str, An
         except (InputError, NotImplementedError) as exc:
             files["best_model_skipped"] = str(exc)
     with atomic_path(out / "best_trials.json") as tmp:
-        tmp.write_text(json.dumps({f: {"number": t.number, "value": t.value, "params": t.params}
+        tmp.write_text(json.dumps({f: {"number": t.number, "value": t.value, "params": t.params,
+                                       "chosen": f == result.chosen}
                                    for f, t in result.best_trials.items()}, indent=2))
     files["best_trials"] = str(out / "best_trials.json")
     return files
