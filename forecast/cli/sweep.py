@@ -33,9 +33,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handle)
 
 
+def _drop_interrupt_tracebacks() -> None:
+    """Optuna logs an interrupted trial as failed, with the KeyboardInterrupt's traceback; the CLI says
+    `forecast: interrupted` instead."""
+    import logging
+
+    def keep(record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, KeyboardInterrupt) and "KeyboardInterrupt" not in record.getMessage()
+
+    logging.getLogger("optuna.study._optimize").addFilter(keep)
+
+
 def handle(args: argparse.Namespace) -> int:
     from forecast.sweeps.config import SweepConfig
     from forecast.sweeps.runner import evaluate_best, open_study, optimize, run_workers
+
+    _drop_interrupt_tracebacks()
 
     if args.threads:
         import torch

@@ -24,7 +24,7 @@ from forecast.data.splits import Split, time_split
 from forecast.data.transforms import ColumnScaler
 from forecast.data.windows import Windows
 from forecast.io import atomic_path, save_figure
-from forecast.models.lightning import ForecastModule, quiet_lightning
+from forecast.models.lightning import ForecastModule, fit_trainer, quiet_lightning
 from forecast.models.networks import NetworkConfig, RecurrentNetwork
 
 CELL_LABELS = {"rnn": "Elman RNN", "gru": "GRU", "lstm": "LSTM"}
@@ -189,7 +189,7 @@ def lightning_fit(module: ForecastModule, train: Windows, val: Windows | None = 
         torch.manual_seed(seed)
         data = WindowDataModule(train=train, val=val if val is not None and len(val) else None,
                                 batch_size=batch_size, seed=seed)
-        trainer.fit(module, datamodule=data)
+        fit_trainer(trainer, module, datamodule=data)
     module.network.eval()
     return module
 
