@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from forecast.cli.common import add_threads, apply_threads
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from forecast.lectures import EXPERIMENTS
@@ -21,8 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/experiments", help="folder for the PNG and JSON (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: seconds instead of minutes (a smoke run)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, initialization and batches (default: 0)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's choice; 1 is fastest on a busy machine)")
+    add_threads(p)
     p.set_defaults(handler=handle)
 
 
@@ -31,12 +32,7 @@ def handle(args: argparse.Namespace) -> int:
 
     from forecast.lectures import run
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be at least 1, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     started = time.perf_counter()
     result = run(args.name, args.out, quick=args.quick, seed=args.seed)
     seconds = time.perf_counter() - started
