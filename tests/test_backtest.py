@@ -383,7 +383,8 @@ def test_result_writes_its_files(weather_result, tmp_path):
 def test_command_end_to_end_on_a_small_slice(tmp_path, capsys, weather, monkeypatch):
     from forecast.cli import main
 
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # progress bars are for terminals only (issue 14)
+    for stream in (sys.stdout, sys.stderr):  # progress bars are for terminals only (issue 14)
+        monkeypatch.setattr(stream, "isatty", lambda: True)
     data = tmp_path / "seattle.csv"
     weather.iloc[:250].to_csv(data)
     out = tmp_path / "report"

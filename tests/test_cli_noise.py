@@ -32,7 +32,8 @@ def data_csv(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_fit_off_a_terminal_writes_no_progress_bars(data_csv, tmp_path):
-    """stderr is a pipe: no bars (before: 108 lines for 20 epochs), only our own lines if any."""
+    """stdout and stderr are pipes: no bars (before: 103 stdout lines for 20 epochs, from Lightning's bar),
+    only the summary on stdout and our own lines on stderr."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "forecast", "fit", str(data_csv), *DATA_ARGS, "--epochs", "5",
                            "--hidden-size", "4", "--out", str(tmp_path / "m")],
@@ -41,6 +42,8 @@ def test_fit_off_a_terminal_writes_no_progress_bars(data_csv, tmp_path):
     lines = done.stderr.splitlines()
     assert all(line.startswith("forecast: ") for line in lines), done.stderr
     assert len(lines) <= 2, done.stderr
+    out = done.stdout.replace("\r", "\n").splitlines()
+    assert [line.split()[0] for line in out] == ["trained", "saved"], done.stdout
 
 
 def test_library_warnings_become_one_note_each(data_csv, tmp_path, capsys, monkeypatch):

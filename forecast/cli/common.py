@@ -72,8 +72,9 @@ def apply_threads(args: argparse.Namespace) -> None:
 
 
 def show_progress(args: argparse.Namespace) -> bool:
-    """Progress bars only on a terminal and without --no-progress: redirected stderr gets no bar spam."""
-    return not getattr(args, "no_progress", False) and sys.stderr.isatty()
+    """Progress bars only on a terminal and without --no-progress: a redirected stream gets no bar spam.
+    Both streams count: our bars go to stderr, Lightning's training bar to stdout."""
+    return not getattr(args, "no_progress", False) and sys.stderr.isatty() and sys.stdout.isatty()
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:

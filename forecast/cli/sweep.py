@@ -59,7 +59,9 @@ def handle(args: argparse.Namespace) -> int:
         storage=args.storage, n_trials=args.n_trials, study_name=args.study_name, timeout=args.timeout,
         max_epochs=args.max_epochs, out_dir=args.out_dir,
     )
-    progress = not args.no_progress
+    from forecast.cli.common import show_progress
+
+    progress = show_progress(args)  # no bar when stderr is not a terminal
     if args.worker or args.workers <= 1:
         study = optimize(config, progress_bar=progress)
         if args.worker:
