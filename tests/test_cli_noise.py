@@ -193,3 +193,9 @@ def test_finished_backtest_leaderboard_is_marked_complete(data_csv, tmp_path, ca
     board = pd.read_csv(out / "leaderboard.csv")
     assert sorted(board["model"]) == ["drift", "naive", "ridge"] and board["complete"].all()
     assert not (out / "summary.txt").read_text().startswith("partial")
+
+
+def test_experiment_no_plots_writes_no_png(tmp_path, capsys):
+    code = main(["experiment", "order-sensitivity", "--quick", "--no-plots", "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "order-sensitivity.json").is_file() and not list(tmp_path.glob("*.png"))

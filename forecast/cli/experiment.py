@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/experiments", help="folder for the PNG and JSON (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: seconds instead of minutes (a smoke run)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, initialization and batches (default: 0)")
+    p.add_argument("--no-plots", action="store_true", help="write the JSON numbers only, no PNG")
     add_threads(p)
     p.set_defaults(handler=handle)
 
@@ -34,7 +35,8 @@ def handle(args: argparse.Namespace) -> int:
 
     apply_threads(args)
     started = time.perf_counter()
-    result = run(args.name, args.out, quick=args.quick, seed=args.seed)
+    result = run(args.name, args.out, quick=args.quick, seed=args.seed, plots=not args.no_plots)
     seconds = time.perf_counter() - started
-    print(f"{args.name}: wrote {result['files']['figure']} and {result['files']['numbers']} in {seconds:.0f} s")
+    files = " and ".join(f for f in (result["files"]["figure"], result["files"]["numbers"]) if f)
+    print(f"{args.name}: wrote {files} in {seconds:.0f} s")
     return 0

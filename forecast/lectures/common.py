@@ -217,17 +217,24 @@ def _jsonable(value):
     return value
 
 
-def write_outputs(out_dir: str | Path, name: str, figure: Figure, numbers: dict, *, quick: bool, seed: int) -> dict:
-    """Write `<name>.png` and `<name>.json` (atomically) and return the numbers with the run's settings."""
+def write_outputs(out_dir: str | Path, name: str, figure: Figure, numbers: dict, *, quick: bool, seed: int,
+                  plots: bool = True) -> dict:
+    """Write `<name>.png` (unless not `plots`) and `<name>.json` (atomically) and return the numbers with the
+    run's settings."""
     out = Path(out_dir)
     result = {
         "experiment": name, "quick": quick, "seed": seed,
         "torch": torch.__version__, "python": platform.python_version(),
         **numbers,
-        "files": {"figure": str(out / f"{name}.png"), "numbers": str(out / f"{name}.json")},
+        "files": {"figure": str(out / f"{name}.png") if plots else None, "numbers": str(out / f"{name}.json")},
     }
     result = _jsonable(result)
-    save_figure(figure, out / f"{name}.png", dpi=90)  # small enough to commit next to the code
+    if plots:
+        save_figure(figure, out / f"{name}.png", dpi=90)  # small enough to commit next to the code
+    else:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
     with atomic_path(out / f"{name}.json") as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n")
     return result
