@@ -263,12 +263,16 @@ class BacktestResult:
         board = self.leaderboard
         return board[board["target"] == board["target"].iloc[0]]["model"].tolist()
 
-    def write(self, out_dir: str | Path, *, plots: bool = True, max_series: int = 4) -> dict[str, Path]:
+    def write(self, out_dir: str | Path, *, plots: bool = True, max_series: int = 4,
+              complete: bool = True) -> dict[str, Path]:
         """Write leaderboard.csv/.png, forecasts.csv, scores.csv, refits.csv, summary.txt and, for value
         forecasts, forecast plots (best model and benchmark vs actual, with intervals; one per series up
-        to `max_series`) and residuals.png. Each file is written atomically."""
+        to `max_series`) and residuals.png. Each file is written atomically. leaderboard.csv's `complete`
+        column says whether every model of the backtest is in it (False in the reports written while it runs)."""
         out = Path(out_dir)
-        paths = {f"leaderboard.{k}": p for k, p in write_leaderboard(self.leaderboard, out).items()}
+        board = self.leaderboard.assign(complete=complete)
+        board.attrs = dict(self.leaderboard.attrs)
+        paths = {f"leaderboard.{k}": p for k, p in write_leaderboard(board, out, plot=plots).items()}
         for name in ("forecasts", "scores", "refits"):
             paths[f"{name}.csv"] = write_table(getattr(self, name), out / f"{name}.csv")
         with atomic_path(out / "summary.txt") as tmp:
@@ -323,6 +327,7 @@ def backtest(
     season: int = 1,
     predict_each_origin: bool = False,
     progress: bool = True,
+    out: str | Path | None = None,
 ) -> BacktestResult:
     """Rolling-origin evaluation of `models` on `frame`: same origins for all, data up to each origin only.
 
@@ -342,6 +347,10 @@ def backtest(
     season: MASE scaling season (1: scaled by the in-sample naive error).
     predict_each_origin: call predict once per origin date on the frame cut there, instead of once per fit.
     progress: show a progress bar over the fits on stderr.
+    out: a report folder to keep up to date while the backtest runs: after each model (persistence first)
+        its forecasts, scores and a leaderboard marked partial are written there (`complete` column False,
+        summary line "partial: k of n models"), so stopping a long backtest keeps the finished models.
+        The complete report is the caller's `result.write(out)`.
     """
     from tqdm.auto import tqdm
 
@@ -372,18 +381,44 @@ def backtest(
 
     parts: list[pd.DataFrame] = []
     refits: list[dict[str, Any]] = []
+    # Persistence runs first, so that every partial report can test the finished models against it.
+    order = [benchmark, *(n for n in named if n != benchmark)]
+    context = dict(frame=frame, spec=spec, panel=panel, planned=planned, cut=cut, task=task, benchmark=benchmark,
+                   season=season, refit_every=refit_every, n_blocks=len(blocks),
+                   transform=params.get("target_transform"))
     with tqdm(total=len(named) * len(blocks), desc="backtest", unit="fit", file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar:
-        for name, template in named.items():
+        for done, name in enumerate(order, start=1):
             for k, block in enumerate(blocks):
                 bar.set_postfix_str(f"{name} {k + 1}/{len(blocks)}")
-                forecasts, record = _fit_and_forecast(template, frame, spec, panel, block, predict_each_origin)
+                forecasts, record = _fit_and_forecast(named[name], frame, spec, panel, block, predict_each_origin)
                 in_block = planned[planned["_date"].between(block[0], block[-1])]
                 parts.append(_align(forecasts, in_block, panel, spec, name).assign(model=name))
                 refits.append({"model": name, "refit": k, **record, "n_origins": len(in_block)})
                 bar.update()
+            if out is not None and done < len(order):
+                _write_partial(parts, refits, order[:done], len(order), out, **context)
+    return _assemble(parts, refits, list(named), **context)
 
-    stacked, common, dropped = _common_origins(parts, planned, spec, list(named))
+
+def _write_partial(parts: list[pd.DataFrame], refits: list[dict[str, Any]], done: list[str], total: int,
+                   out: str | Path, **context: Any) -> None:
+    """Write the report of the models finished so far, marked partial (no plots: they come at the end)."""
+    try:
+        result = _assemble(parts, refits, done, **context)
+    except InputError:  # e.g. no origin common to the finished models yet: nothing worth keeping
+        return
+    stopped = (f"partial: {len(done)} of {total} models finished ({', '.join(done)}); "
+               "the backtest was stopped or is still running.")
+    result.summary = stopped + "\n" + result.summary
+    result.write(out, plots=False, complete=False)
+
+
+def _assemble(parts: list[pd.DataFrame], refits: list[dict[str, Any]], names: list[str], *, frame: pd.DataFrame,
+              spec: WindowSpec, panel: Panel, planned: pd.DataFrame, cut: Any, task: Task, benchmark: str,
+              season: int, refit_every: int | None, n_blocks: int, transform: str | None) -> BacktestResult:
+    """Score and rank the forecasts of `names` on the origins all of them forecast."""
+    stacked, common, dropped = _common_origins(parts, planned, spec, names)
     actuals = _direction_actuals(panel, spec) if task == "direction" else frame
     score_task = "classification" if task == "direction" else "regression"
     target = spec.targets[0] if len(spec.targets) == 1 else None
@@ -398,16 +433,16 @@ def backtest(
     )
     test_start_stamp = _stamp(panel, cut)
     context = (
-        f"Backtest of {len(named)} models on {len(common)} origins "
+        f"Backtest of {len(names)} models on {len(common)} origins "
         f"({_stamp(panel, common['_date'].min()).date()} .. {_stamp(panel, common['_date'].max()).date()}"
         f"{f', {panel.n_series} series' if spec.id_col else ''}), horizon {spec.horizon}, "
         + ("one fit per model on the data before the test period"
-           if refit_every is None else f"refit every {refit_every} origins ({len(blocks)} fits per model)")
+           if refit_every is None else f"refit every {refit_every} origins ({n_blocks} fits per model)")
         + f"; benchmark: {benchmark}."
     )
     missed = ", ".join(f"{m} {n}" for m, n in dropped.items() if n)
     notes = [f"Origins some model did not forecast were dropped for every model (missed: {missed})."] if missed else []
-    notes += _transform_note(benchmark, params.get("target_transform"))
+    notes += _transform_note(benchmark, transform)
     return BacktestResult(
         forecasts=stacked, actuals=actuals, scores=scores, leaderboard=board,
         summary="\n".join([context, summarize(board), *notes]), timings=timings, refits=refit_frame,

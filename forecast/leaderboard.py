@@ -239,14 +239,15 @@ def _with_p(rows: pd.DataFrame, column: str) -> str:
 
 
 def write_leaderboard(
-    leaderboard: pd.DataFrame, out_dir: str | os.PathLike[str], *, metric: str | None = None
+    leaderboard: pd.DataFrame, out_dir: str | os.PathLike[str], *, metric: str | None = None, plot: bool = True
 ) -> dict[str, Path]:
-    """Write leaderboard.csv and leaderboard.png (a bar chart of `metric`, default the sort metric) atomically."""
+    """Write leaderboard.csv and, with `plot`, leaderboard.png (a bar chart of `metric`, default the sort
+    metric) atomically."""
     out = Path(out_dir)
-    metric = metric or leaderboard.attrs.get("sort_by", "mase")
-    return {
-        "csv": write_table(leaderboard, out / "leaderboard.csv"),
-        "png": plot_leaderboard(
+    paths = {"csv": write_table(leaderboard, out / "leaderboard.csv")}
+    if plot:
+        metric = metric or leaderboard.attrs.get("sort_by", "mase")
+        paths["png"] = plot_leaderboard(
             leaderboard, out / "leaderboard.png", metric=metric, benchmark=leaderboard.attrs.get("benchmark")
-        ),
-    }
+        )
+    return paths

@@ -7,6 +7,7 @@ checked for every registered model in tests/test_conformance.py (later rows adde
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -379,9 +380,11 @@ def test_result_writes_its_files(weather_result, tmp_path):
 # -- the command ----------------------------------------------------------------------------------------
 
 
-def test_command_end_to_end_on_a_small_slice(tmp_path, capsys, weather):
+def test_command_end_to_end_on_a_small_slice(tmp_path, capsys, weather, monkeypatch):
     from forecast.cli import main
 
+    for stream in (sys.stdout, sys.stderr):  # progress bars are for terminals only (issue 14)
+        monkeypatch.setattr(stream, "isatty", lambda: True)
     data = tmp_path / "seattle.csv"
     weather.iloc[:250].to_csv(data)
     out = tmp_path / "report"

@@ -17,7 +17,7 @@ from sklearn.linear_model import Ridge
 
 from forecast.data.datamodule import WindowDataModule
 from forecast.data.windows import Windows
-from forecast.models.lightning import ForecastModule, KeepBestWeights, quiet_lightning
+from forecast.models.lightning import ForecastModule, KeepBestWeights, fit_trainer, quiet_lightning
 from forecast.models.networks import NetworkConfig, RecurrentNetwork
 
 
@@ -138,7 +138,7 @@ def fit_recurrent(cell: str, settings: RecurrentSettings, train: Windows, val: W
             num_sanity_val_steps=0,
         )
         data = WindowDataModule(train=train, val=val, batch_size=settings.batch_size, seed=seed)
-        trainer.fit(module, datamodule=data)
+        fit_trainer(trainer, module, datamodule=data)
     if best.best_state is not None:
         network.load_state_dict(best.best_state)
     val_losses = [row.get("val_loss", float("inf")) for row in best.history]

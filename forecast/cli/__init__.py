@@ -7,10 +7,13 @@ exit code. Only this package exits the process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import pkgutil
 import sys
 import traceback
+import warnings
+from collections.abc import Iterator
 
 from forecast.errors import ForecastError, InputError
 
@@ -48,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
-        code = args.handler(args)
+        with _warnings_as_notes(enabled=not args.debug):
+            code = args.handler(args)
     except KeyboardInterrupt:
         print("forecast: interrupted", file=sys.stderr)
         code = 130
@@ -62,6 +66,28 @@ def main(argv: list[str] | None = None) -> int:
         _report(exc, args.debug)
         code = EXIT_FAILURE
     return code
+
+
+@contextlib.contextmanager
+def _warnings_as_notes(enabled: bool) -> Iterator[None]:
+    """Show each distinct warning (ours or a library's) once, as one `forecast: note:` line instead of
+    Python's two-line `file:line: Category: message` form; --debug keeps the raw form."""
+    if not enabled:
+        yield
+        return
+    from forecast.cli.common import note
+
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = (str(message).strip().splitlines() or [category.__name__])[0]
+        if text not in seen:
+            seen.add(text)
+            note(text)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def _report(exc: BaseException, debug: bool) -> None:

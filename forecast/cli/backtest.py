@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.cli.common import add_common, names, positive_int, read
+from forecast.cli.common import (
+    add_common,
+    add_threads,
+    apply_threads,
+    names,
+    positive_int,
+    read,
+    show_progress,
+)
 from forecast.errors import InputError
 
 EXAMPLE = """examples:
@@ -72,10 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", choices=("regression", "quantile", "direction"),
                    help="RNN task: point forecasts, quantile intervals, or up/down direction (classification)")
     p.add_argument("--season", type=positive_int, default=1, help="season of the MASE scale (default 1)")
-    p.add_argument("--threads", type=positive_int, metavar="N",
-                   help="CPU threads for torch (default: torch's own); 1 is fastest for small RNNs on a busy machine")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the report to")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    add_threads(p)
     add_common(p)
     p.set_defaults(handler=handle)
 
@@ -96,12 +103,7 @@ def handle(args: argparse.Namespace) -> int:
     from forecast.models import registry
 
     check_output_dir(args.out)
-
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-
+    apply_threads(args)
     default = ["rnn", "gru", "lstm", "always_up"] if args.task == "direction" else ["rnn", "gru", "lstm", "naive"]
     models = list(dict.fromkeys(args.models or default))
     unknown = [m for m in models if m not in registry.names()]
@@ -124,7 +126,7 @@ def handle(args: argparse.Namespace) -> int:
     result = backtest(
         models, frame, spec, test_size=args.test_size, refit_every=args.refit_every, stride=args.stride,
         params={k: v for k, v in params.items() if v is not None}, season=args.season,
-        progress=not args.no_progress,
+        progress=show_progress(args), out=args.out,
     )
     paths = result.write(args.out, plots=not args.no_plots)
     print(_table(result.leaderboard, result.task))

@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from forecast.cli.common import add_threads, apply_threads
 from forecast.errors import InputError
 
 BENCHMARKS = ("etth1",)
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="recurrent nets forecast the change from the origin's value (last, default) or not (none)")
     p.add_argument("--rnn-skip", default=None, choices=("linear", "none"),
                    help="add a linear map of each target's lookback to the recurrent head (linear, default) or not")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)")
+    add_threads(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the network weights and batch order (default 0)")
     p.add_argument("--out", default=None, help="folder for results.json and results.md (the markdown table)")
     p.set_defaults(handler=handle)
@@ -74,26 +75,20 @@ def canonical_command(args: argparse.Namespace, config) -> str:
     if args.quick:
         parts.append("--quick")
     parts += [f"--rnn-normalize {config.recurrent.normalize}", f"--rnn-skip {config.recurrent.skip}"]
-    if args.threads is not None:
-        parts.append(f"--threads {args.threads}")
+    parts.append(f"--threads {args.threads}")
     return " ".join(parts)
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.threads is not None and args.threads < 1:
-        raise InputError(f"--threads must be a positive integer, got {args.threads}")
     config = config_from_args(args)  # validate before importing torch or reading data
     if args.out:
         from forecast.io import check_output_dir
 
         check_output_dir(args.out)
-    import torch
-
     from forecast.benchmarks import etth1
     from forecast.io import atomic_path
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
 
     def progress(row: dict) -> None:
         print(f"{row['setting']:>12} H={row['horizon']:<4} {row['model']:<6} MSE {row['mse']:.4f}  "

@@ -1,4 +1,4 @@
-"""Helpers the `fit` and `predict` commands share: list options, reading DATA, loading a model folder."""
+"""Helpers the commands share: list options, threads, progress, reading DATA, loading a model folder."""
 
 from __future__ import annotations
 
@@ -37,6 +37,46 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
     return value
+
+
+DEFAULT_THREADS = 1
+"""torch CPU threads of every command that trains or predicts, unless --threads says otherwise. One thread:
+a short LSTM fit on 2 idle cores took 1.79 s with 1 thread and 1.74 s with torch's own 2; with the cores
+busy it took 18 s with 1 and 89 s with 2, spinning 8x the CPU time (experiments/benchmarks/threads.py,
+results/threads_{quiet,busy}.json)."""
+
+
+def threads(text: str) -> int:
+    """argparse type for --threads: a number >= 1, or 0 for torch's own choice (one per core)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1 (or 0 for one per core), got {value}")
+    return value
+
+
+def add_threads(parser: argparse.ArgumentParser, per_process: str = "") -> None:
+    """--threads, the same on every command that trains or predicts; `apply_threads` puts it into effect.
+    per_process: a sentence the help adds (e.g. how worker processes share it)."""
+    parser.add_argument("--threads", type=threads, default=DEFAULT_THREADS, metavar="N",
+                        help=f"CPU threads for torch (default {DEFAULT_THREADS}: fastest for small recurrent "
+                             f"models, and safe on a busy machine; 0: one per core).{per_process}")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set torch's intra-op thread count from --threads (0 leaves torch's own choice)."""
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars only on a terminal and without --no-progress: a redirected stream gets no bar spam.
+    Both streams count: our bars go to stderr, Lightning's training bar to stdout."""
+    return not getattr(args, "no_progress", False) and sys.stderr.isatty() and sys.stdout.isatty()
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from forecast.cli.common import add_threads, apply_threads, show_progress
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -18,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     p.add_argument("--no-progress", action="store_true", help="hide the training progress bar")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG figure")
+    add_threads(p)
     p.set_defaults(handler=handle)
 
 
@@ -26,11 +30,14 @@ def handle(args: argparse.Namespace) -> int:
     from forecast.io import check_output_dir
 
     check_output_dir(args.out)
-    result = run_demo(args.out, max_epochs=args.epochs, seed=args.seed, progress_bar=not args.no_progress)
+    apply_threads(args)
+    result = run_demo(args.out, max_epochs=args.epochs, seed=args.seed, progress_bar=show_progress(args),
+                      plots=not args.no_plots)
     print(f"Seattle next-day temp_max, test {result['test_start']} .. ({result['test_rows']} days)")
     print(f"  LSTM        MAE {result['mae_lstm']:.3f} °C   ({result['epochs']} epochs, {result['fit_seconds']:.1f} s)")
     print(f"  persistence MAE {result['mae_persistence']:.3f} °C")
     verdict = "beats" if result["lstm_beats_persistence"] else "does NOT beat"
     print(f"The LSTM {verdict} persistence on this split.")
-    print(f"wrote {result['out_dir']}/forecasts.csv and {result['out_dir']}/forecast.png")
+    figure = "" if args.no_plots else f" and {result['out_dir']}/forecast.png"
+    print(f"wrote {result['out_dir']}/forecasts.csv{figure}")
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from forecast.cli.common import add_threads, apply_threads
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from forecast.lectures import EXPERIMENTS
@@ -21,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/experiments", help="folder for the PNG and JSON (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: seconds instead of minutes (a smoke run)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, initialization and batches (default: 0)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's choice; 1 is fastest on a busy machine)")
+    p.add_argument("--no-plots", action="store_true", help="write the JSON numbers only, no PNG")
+    add_threads(p)
     p.set_defaults(handler=handle)
 
 
@@ -33,14 +35,10 @@ def handle(args: argparse.Namespace) -> int:
     from forecast.lectures import run
 
     check_output_dir(args.out)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be at least 1, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     started = time.perf_counter()
-    result = run(args.name, args.out, quick=args.quick, seed=args.seed)
+    result = run(args.name, args.out, quick=args.quick, seed=args.seed, plots=not args.no_plots)
     seconds = time.perf_counter() - started
-    print(f"{args.name}: wrote {result['files']['figure']} and {result['files']['numbers']} in {seconds:.0f} s")
+    files = " and ".join(f for f in (result["files"]["figure"], result["files"]["numbers"]) if f)
+    print(f"{args.name}: wrote {files} in {seconds:.0f} s")
     return 0

@@ -6,6 +6,8 @@ import argparse
 
 from forecast.cli.common import (
     add_common,
+    add_threads,
+    apply_threads,
     check_columns,
     floats,
     names,
@@ -13,6 +15,7 @@ from forecast.cli.common import (
     note_extra_columns,
     positive_int,
     read,
+    show_progress,
 )
 
 EXAMPLE = """examples:
@@ -63,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="train prediction intervals at these quantiles, e.g. 0.1,0.5,0.9 (pinball loss)")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder to save the model to: a new or empty folder, or a model folder to replace")
+    add_threads(p)
     add_common(p)
     p.set_defaults(handler=handle)
 
@@ -91,7 +95,7 @@ def _build_model(args: argparse.Namespace):
     if unsupported:
         raise InputError(f"model {args.model!r} has no setting(s) {', '.join(unsupported)}; drop those options")
     if "progress_bar" in known:
-        chosen["progress_bar"] = not args.no_progress
+        chosen["progress_bar"] = show_progress(args)
     return model.set_params(**chosen)
 
 
@@ -125,6 +129,7 @@ def handle(args: argparse.Namespace) -> int:
         categorical=tuple(args.categorical), id_col=args.id_col,
     )
     model = _build_model(args)
+    apply_threads(args)
     frame = read(args.data, args.time_col, args.id_col, spec.numeric_inputs, missing=args.missing, sort=args.sort)
     source = frame.attrs["source"]
     if spec.id_col is None and frame.index.has_duplicates:  # a bundled long dataset fit as one series

@@ -6,12 +6,15 @@ import argparse
 
 from forecast.cli.common import (
     add_common,
+    add_threads,
+    apply_threads,
     check_output_path,
     load_model_dir,
     note,
     note_extra_columns,
     positive_int,
     read,
+    show_progress,
 )
 
 EXAMPLE = """examples:
@@ -49,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "and id columns); needed by models fit with --known-future")
     p.add_argument("--batch-size", type=positive_int, default=4096,
                    help="windows per forward pass (default 4096)")
+    add_threads(p)
     add_common(p)
     p.set_defaults(handler=handle)
 
@@ -59,6 +63,7 @@ def handle(args: argparse.Namespace) -> int:
     from forecast.models.batch import batch_predict
 
     check_output_path(args.out)
+    apply_threads(args)
     model = load_model_dir(args.model)
     spec = model.spec_
     frame = read(args.data, args.time_col, spec.id_col, spec.numeric_inputs, missing=args.missing, sort=args.sort)
@@ -69,7 +74,7 @@ def handle(args: argparse.Namespace) -> int:
     note_extra_columns(frame, [*spec.columns, *([spec.id_col] if spec.id_col else [])], source)
     future = read(args.future, args.time_col, spec.id_col, tuple(spec.known_future), sort=args.sort) if args.future else None
     result = batch_predict(model, frame, origin=args.origin, fill=args.fill, batch_size=args.batch_size,
-                           progress=not args.no_progress, future=future)
+                           progress=show_progress(args), future=future)
     if result.rows_inserted and args.fill != "none":  # otherwise the loader's gap note said it all
         note(f"{source}: added {result.rows_inserted} missing timestamps as empty rows, filled by {args.fill}")
     if result.values_filled:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from forecast.cli.common import positive_int
-
-THREADS = 1  # torch CPU threads per sweep process: many small models in parallel workers, not one wide one
+from forecast.cli.common import add_threads, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,9 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="finished trials the study should hold (overrides the config)")
     p.add_argument("--workers", type=positive_int, default=1,
                    help="local worker processes on one study (default: 1)")
-    p.add_argument("--threads", type=positive_int, default=THREADS, metavar="N",
-                   help=f"torch CPU threads per process (default: {THREADS}); with --workers each worker "
-                        "gets N, so workers x N cores are busy")
+    add_threads(p, per_process=" With --workers each worker gets N, so workers x N cores are busy.")
     p.add_argument("--study", dest="study_name", help="study name (overrides the config)")
     p.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     p.add_argument("--max-epochs", type=positive_int,
@@ -52,12 +48,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handle)
 
 
+def _drop_interrupt_tracebacks() -> None:
+    """Optuna logs an interrupted trial as failed, with the KeyboardInterrupt's traceback; the CLI says
+    `forecast: interrupted` instead."""
+    import logging
+
+    def keep(record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, KeyboardInterrupt) and "KeyboardInterrupt" not in record.getMessage()
+
+    logging.getLogger("optuna.study._optimize").addFilter(keep)
+
+
 def handle(args: argparse.Namespace) -> int:
+    import os
     import warnings
 
-    import torch
-
-    from forecast.cli.common import data_notes, read
+    from forecast.cli.common import apply_threads, data_notes, read, show_progress
     from forecast.errors import DataWarning
     from forecast.io import check_output_dir
     from forecast.sweeps.config import SweepConfig
@@ -65,6 +72,7 @@ def handle(args: argparse.Namespace) -> int:
     from forecast.sweeps.runner import evaluate_best, open_study, optimize, run_workers
     from forecast.sweeps.splits import FrameSplit
 
+    _drop_interrupt_tracebacks()
     # Config, then data, then splits: every check runs before a study, folder or file exists.
     config = SweepConfig.from_yaml(args.config).with_overrides(
         storage=args.storage, n_trials=args.n_trials, study_name=args.study_name, timeout=args.timeout,
@@ -82,14 +90,15 @@ def handle(args: argparse.Namespace) -> int:
             frame = prepare(read(config.data, config.time_col, spec.id_col, spec.numeric_inputs,
                                  sort=config.sort), config)
     FrameSplit.by_fraction(frame, spec, config.val_size, config.test_size)
-    torch.set_num_threads(args.threads)
-    progress = not args.no_progress
+    apply_threads(args)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)  # 0: share the cores out
+    progress = show_progress(args)  # no bar when stderr is not a terminal
     if args.worker or args.workers <= 1:
         study = optimize(config, frame=frame, progress_bar=progress)
         if args.worker:
             return 0
     else:
-        run_workers(config, args.workers, args.config, threads=args.threads, progress_bar=progress)
+        run_workers(config, args.workers, args.config, threads=threads, progress_bar=progress)
         study = open_study(config)
     result = evaluate_best(config, study, frame)
     print(f"study {config.study_name!r}: {result.n_complete} complete, {result.n_pruned} pruned trials")

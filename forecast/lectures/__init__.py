@@ -40,10 +40,10 @@ def names() -> list[str]:
     return list(EXPERIMENTS)
 
 
-def run(name: str, out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
-    """Run experiment `name`, writing its PNG and JSON into `out_dir`; returns its numbers."""
+def run(name: str, out_dir: str | Path, *, quick: bool = False, seed: int = 0, plots: bool = True) -> dict:
+    """Run experiment `name`, writing its PNG (unless not `plots`) and JSON into `out_dir`; returns its numbers."""
     try:
         module_name, _ = EXPERIMENTS[name]
     except KeyError:
         raise KeyError(f"unknown experiment {name!r}; choose from: {', '.join(EXPERIMENTS)}") from None
-    return importlib.import_module(module_name).run(out_dir, quick=quick, seed=seed)
+    return importlib.import_module(module_name).run(out_dir, quick=quick, seed=seed, plots=plots)

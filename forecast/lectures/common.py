@@ -24,7 +24,7 @@ from forecast.data.splits import Split, time_split
 from forecast.data.transforms import ColumnScaler
 from forecast.data.windows import Windows
 from forecast.io import atomic_path, save_figure
-from forecast.models.lightning import ForecastModule, quiet_lightning
+from forecast.models.lightning import ForecastModule, fit_trainer, quiet_lightning
 from forecast.models.networks import NetworkConfig, RecurrentNetwork
 
 CELL_LABELS = {"rnn": "Elman RNN", "gru": "GRU", "lstm": "LSTM"}
@@ -189,7 +189,7 @@ def lightning_fit(module: ForecastModule, train: Windows, val: Windows | None = 
         torch.manual_seed(seed)
         data = WindowDataModule(train=train, val=val if val is not None and len(val) else None,
                                 batch_size=batch_size, seed=seed)
-        trainer.fit(module, datamodule=data)
+        fit_trainer(trainer, module, datamodule=data)
     module.network.eval()
     return module
 
@@ -217,17 +217,24 @@ def _jsonable(value):
     return value
 
 
-def write_outputs(out_dir: str | Path, name: str, figure: Figure, numbers: dict, *, quick: bool, seed: int) -> dict:
-    """Write `<name>.png` and `<name>.json` (atomically) and return the numbers with the run's settings."""
+def write_outputs(out_dir: str | Path, name: str, figure: Figure, numbers: dict, *, quick: bool, seed: int,
+                  plots: bool = True) -> dict:
+    """Write `<name>.png` (unless not `plots`) and `<name>.json` (atomically) and return the numbers with the
+    run's settings."""
     out = Path(out_dir)
     result = {
         "experiment": name, "quick": quick, "seed": seed,
         "torch": torch.__version__, "python": platform.python_version(),
         **numbers,
-        "files": {"figure": str(out / f"{name}.png"), "numbers": str(out / f"{name}.json")},
+        "files": {"figure": str(out / f"{name}.png") if plots else None, "numbers": str(out / f"{name}.json")},
     }
     result = _jsonable(result)
-    save_figure(figure, out / f"{name}.png", dpi=90)  # small enough to commit next to the code
+    if plots:
+        save_figure(figure, out / f"{name}.png", dpi=90)  # small enough to commit next to the code
+    else:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
     with atomic_path(out / f"{name}.json") as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -99,7 +99,7 @@ def train_variant(data, *, clip: float | None, algorithm: str, weight_decay: flo
     }
 
 
-def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
+def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0, plots: bool = True) -> dict:
     """Train the exploding Elman RNN four ways on Seattle temp_max; plot loss and gradient norm per step.
 
     Full runs repeat each variant with three seeds (initialization and batch order): the per-step plot
@@ -151,4 +151,4 @@ def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
         "optimizer": "sgd (momentum 0.9)", "lr": lr, "max_steps": steps, "seeds": list(seeds),
         "per_seed": other_seeds, "variants": results,
     }
-    return write_outputs(out_dir, NAME, fig, numbers, quick=quick, seed=seed)
+    return write_outputs(out_dir, NAME, fig, numbers, quick=quick, seed=seed, plots=plots)

@@ -103,7 +103,7 @@ def compare(data: PreparedData, cells: tuple[str, ...], *, hidden: int, epochs: 
     return result
 
 
-def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
+def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0, plots: bool = True) -> dict:
     """Compare the RNN head, Ridge on its final state and Ridge on lags on weather and stock returns."""
     hidden = 32
     cells, epochs = (("lstm",), 2) if quick else (("rnn", "gru", "lstm"), 50)
@@ -133,4 +133,4 @@ def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
         "hidden_size": hidden, "epochs": epochs, "cells": list(cells), "alphas": list(ALPHAS),
         "mae": results,
     }
-    return write_outputs(out_dir, NAME, fig, numbers, quick=quick, seed=seed)
+    return write_outputs(out_dir, NAME, fig, numbers, quick=quick, seed=seed, plots=plots)

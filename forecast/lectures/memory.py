@@ -61,7 +61,7 @@ def recall_accuracy(cell: str, distance: int, *, length: int, hidden_size: int, 
     return accuracy(net, x_test, y_test)
 
 
-def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
+def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0, plots: bool = True) -> dict:
     """Accuracy against distance per cell (mean over seeds); memory length at a 90% threshold.
 
     The three cells use PyTorch's default initialization; an LSTM with its forget gate opened (bias 1)
@@ -109,4 +109,4 @@ def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
         "memory_length_per_seed": seed_lengths,
         "variants": {v: {"cell": c, "gate_bias": b} for v, (c, b) in VARIANTS.items()},
     }
-    return write_outputs(out_dir, NAME, fig, numbers, quick=quick, seed=seed)
+    return write_outputs(out_dir, NAME, fig, numbers, quick=quick, seed=seed, plots=plots)

@@ -51,7 +51,7 @@ def output_change(network: nn.Module, x: torch.Tensor, *, seed: int = 0) -> floa
     return float((a - b).abs().max())
 
 
-def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
+def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0, plots: bool = True) -> dict:
     """Train the additive state and the Elman RNN on "is the sequence increasing?"; compare accuracies."""
     length, hidden = 5, 32
     n_pairs, epochs = (400, 10) if quick else (3000, 30)
@@ -91,4 +91,4 @@ def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
     ax_loss.set_ylabel("training cross-entropy")
     ax_loss.set_title("Same values, different order")
     ax_loss.legend()
-    return write_outputs(out_dir, NAME, fig, numbers, quick=quick, seed=seed)
+    return write_outputs(out_dir, NAME, fig, numbers, quick=quick, seed=seed, plots=plots)

@@ -73,7 +73,7 @@ def _label(variant: str) -> str:
     return CELL_LABELS[cell] + (f" (gate bias {bias:g})" if bias is not None else "")
 
 
-def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
+def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0, plots: bool = True) -> dict:
     """Measure |dl/dx_t| against distance, at init and after training, on weather and synthetic recall."""
     hidden = 32
     lookback = 32 if quick else 64
@@ -135,4 +135,4 @@ def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict:
         ax.set_ylabel("|dl/dx_t| relative to distance 1")
         ax.grid(True, which="major", alpha=0.3)
     axes[0].legend(fontsize=7)
-    return write_outputs(out_dir, NAME, fig, numbers, quick=quick, seed=seed)
+    return write_outputs(out_dir, NAME, fig, numbers, quick=quick, seed=seed, plots=plots)

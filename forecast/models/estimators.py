@@ -396,7 +396,7 @@ class RNNForecaster(Forecaster):
         import lightning as L
 
         from forecast.data.datamodule import WindowDataModule
-        from forecast.models.lightning import ForecastModule, KeepBestWeights, quiet_lightning
+        from forecast.models.lightning import ForecastModule, KeepBestWeights, fit_trainer, quiet_lightning
 
         # Seed locally and leave the caller's RNG state alone (the CUDA generators too when training there).
         cuda_devices = list(range(torch.cuda.device_count())) if self.accelerator != "cpu" else []
@@ -447,7 +447,7 @@ class RNNForecaster(Forecaster):
             )
             try:
                 # weights_only: resuming reads tensors and plain values, never unpickles code.
-                trainer.fit(module, datamodule=data, ckpt_path=resume_from, weights_only=True)
+                fit_trainer(trainer, module, datamodule=data, ckpt_path=resume_from, weights_only=True)
             except RuntimeError as exc:
                 if resume_from is not None and "state_dict" in str(exc):
                     raise TrainingError(

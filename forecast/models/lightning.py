@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import copy
 import math
+import signal
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 import lightning as L
 import torch
@@ -19,7 +22,7 @@ from forecast.errors import TrainingError
 from forecast.models.networks import RecurrentNetwork
 from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS
 
-__all__ = ["CLASSIFY_TASKS", "LOSSES", "TASKS", "ForecastModule", "KeepBestWeights", "quiet_lightning"]
+__all__ = ["CLASSIFY_TASKS", "LOSSES", "TASKS", "ForecastModule", "KeepBestWeights", "fit_trainer", "quiet_lightning"]
 
 
 def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
@@ -224,6 +227,29 @@ class ForecastModule(L.LightningModule):
         return opt
 
 
+def fit_trainer(trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+    """`trainer.fit(*args, **kwargs)`, except that Ctrl-C comes back as KeyboardInterrupt.
+
+    Lightning catches KeyboardInterrupt, tears down, ignores SIGINT from then on and calls `sys.exit(1)`
+    (trainer/call.py: _call_and_handle_interrupt), so callers could neither tell an interrupt from a
+    failure nor stop again. Here the interrupt is re-raised after Lightning's teardown and SIGINT's handler
+    is restored, so the CLI reports `forecast: interrupted` (exit 130) and Optuna marks the trial failed.
+    """
+    main_thread = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if main_thread else None
+    try:
+        trainer.fit(*args, **kwargs)
+    except SystemExit as exc:
+        if trainer.interrupted and exc.code == 1:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if main_thread and handler is not None and signal.getsignal(signal.SIGINT) is not handler:
+            signal.signal(signal.SIGINT, handler)
+    if trainer.interrupted:  # a launcher that returns instead of exiting
+        raise KeyboardInterrupt
+
+
 def quiet_lightning() -> None:
     """Silence Lightning's start-up banners (GPU/TPU availability, tips); warnings still show."""
     import logging
@@ -236,6 +262,8 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     # Batches are one fancy index over in-memory arrays, so loader worker processes would only add overhead.
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    # Fits without validation windows (RNNStateFeatures, val_size=0) skip the loop on purpose.
+    warnings.filterwarnings("ignore", message=r".*defined a `validation_step` but have no `val_dataloader`")
     # ForecastModule moves its flat batches itself, whichever DataModule feeds it.
     warnings.filterwarnings("ignore", message=r".*overridden `transfer_batch_to_device`.*")
 

@@ -155,7 +155,7 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         ys = ((target - self.y_mean_) / self.y_scale_)[:, None, :]  # [n, k] -> [n, 1, k]
         import lightning as L  # imported when training, so transform/predict start fast
 
-        from forecast.models.lightning import ForecastModule, quiet_lightning
+        from forecast.models.lightning import ForecastModule, fit_trainer, quiet_lightning
 
         with torch.random.fork_rng(devices=[]):  # seed locally, leave the caller's RNG state alone
             torch.manual_seed(self.seed)
@@ -174,7 +174,7 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
                 gradient_clip_val=self.gradient_clip_val or None, logger=False, enable_checkpointing=False,
                 enable_model_summary=False, enable_progress_bar=self.progress_bar, num_sanity_val_steps=0,
             )
-            trainer.fit(module, train_dataloaders=loader)
+            fit_trainer(trainer, module, train_dataloaders=loader)
         self.network_ = network.cpu().eval()
         return self
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -118,9 +119,26 @@ def run_workers(config: SweepConfig, workers: int, config_path: str | None, *, t
         command += ["--time-col", config.time_col]
     procs = [subprocess.Popen([*command, *([] if k == 0 and progress_bar else ["--no-progress"])], env=env)
              for k in range(workers)]
-    codes = [p.wait() for p in procs]
+    try:
+        codes = [p.wait() for p in procs]
+    except KeyboardInterrupt:  # Ctrl-C reaches the workers too; a SIGINT to this process alone must stop them
+        _stop(procs)
+        raise
     if any(codes):
         raise InputError(f"sweep: {sum(c != 0 for c in codes)} of {workers} workers failed (exit codes {codes})")
+
+
+def _stop(procs: list[subprocess.Popen], grace: float = 10.0) -> None:
+    """Interrupt worker processes (their running trial is marked failed), then kill any still alive."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def best_per_family(study: optuna.Study) -> dict[str, optuna.trial.FrozenTrial]:

@@ -13,6 +13,7 @@ Schema of every result:
 from __future__ import annotations
 
 import contextlib
+import logging
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
@@ -55,11 +56,48 @@ def _yfinance_raises() -> Iterator[None]:
         yf.config.debug.hide_exceptions = before
 
 
+class _Records(logging.Handler):
+    """Keeps the log records it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+# yfinance logs these and carries on without the crumb; the request itself decides, so they say nothing.
+_HARMLESS = ("cookie/crumb", "crumb fetch")
+
+
+@contextlib.contextmanager
+def _yfinance_log_as_warning(ticker: str) -> Iterator[None]:
+    """Catch what yfinance logs (it prints to stderr through logging's last resort) and re-issue it as at
+    most one DataWarning naming the ticker; harmless cookie/crumb retries are dropped."""
+    logger = logging.getLogger("yfinance")
+    handler, propagate = _Records(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+        messages = [r.getMessage().strip() for r in handler.records]
+        messages = [m for m in messages if m and not any(h in m.lower() for h in _HARMLESS)]
+        if messages:
+            more = f" (and {len(messages) - 1} more yfinance messages)" if len(messages) > 1 else ""
+            warnings.warn(f"{ticker}: yfinance says: {messages[0].splitlines()[0]}{more}", DataWarning,
+                          stacklevel=3)
+
+
 def yfinance_download(ticker: str, *, start: str, end: str, interval: str, auto_adjust: bool) -> pd.DataFrame:
-    """The real downloader: `yfinance.Ticker(t).history(...)`, with errors raised rather than logged."""
+    """The real downloader: `yfinance.Ticker(t).history(...)`, with errors raised rather than logged and
+    its log lines turned into at most one DataWarning."""
     import yfinance as yf
 
-    with _yfinance_raises():
+    with _yfinance_log_as_warning(ticker), _yfinance_raises():
         return yf.Ticker(ticker).history(
             start=start, end=end, interval=interval, auto_adjust=auto_adjust, actions=False, timeout=30,
         )
