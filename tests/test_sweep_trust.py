@@ -178,6 +178,22 @@ def test_sweep_command_reads_with_sort_and_missing_overrides(tmp_path, capsys):
     assert "Chosen by validation MAE" in captured.out
 
 
+def test_sweep_no_plots_writes_no_png_and_optuna_says_nothing(tmp_path, capsys):
+    """Issue 14 item 17 for the sweep: --no-plots writes no PNG, and Optuna's info lines stay quiet."""
+    from forecast.cli import main
+
+    data = _long_file(tmp_path / "plain.csv")
+    config = tmp_path / "quiet.yaml"
+    config.write_text(f"data: {data}\nspec: {{target: y, lookback: 3, features: [x], id_col: series}}\n"
+                      f"families: [mean]\nn_trials: 2\nbenchmarks: []\nout_dir: {tmp_path / 'out'}\n")
+    code = main(["sweep", str(config), "--no-plots", "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert (tmp_path / "out" / "leaderboard.csv").is_file()
+    assert not list((tmp_path / "out").glob("*.png"))
+    assert "A new study created" not in captured.err + captured.out
+
+
 # -- 18 (sweep part). --threads is visible and reaches every worker ------------------------------------------
 
 def test_threads_is_documented_and_passed_to_each_worker(tmp_path, monkeypatch, capsys):

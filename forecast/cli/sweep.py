@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="missing values in the columns the spec reads: error (default), drop, ffill, "
                         "interpolate or keep (overrides the config's missing)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--no-plots", action="store_true", help="write no PNG figures (leaderboard, Optuna plots)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # run trials only (no report)
     p.set_defaults(handler=handle)
 
@@ -100,7 +101,7 @@ def handle(args: argparse.Namespace) -> int:
     else:
         run_workers(config, args.workers, args.config, threads=threads, progress_bar=progress)
         study = open_study(config)
-    result = evaluate_best(config, study, frame)
+    result = evaluate_best(config, study, frame, plots=not args.no_plots)
     print(f"study {config.study_name!r}: {result.n_complete} complete, {result.n_pruned} pruned trials")
     from forecast.leaderboard import dm_legend, format_leaderboard
 

@@ -62,6 +62,7 @@ def open_study(config: SweepConfig) -> optuna.Study:
                            heartbeat_interval=config.heartbeat_interval, grace_period=config.grace_period,
                            max_retry=config.max_retry)
     sampler = TrialSeededSampler(config.seed)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "[I ...] A new study created" lines
     study = optuna.create_study(
         study_name=config.study_name, storage=storage, direction="minimize", load_if_exists=True,
         sampler=sampler, pruner=make_pruner(config.pruner),
@@ -172,9 +173,9 @@ def why_unscored(study: optuna.Study, families: tuple[str, ...]) -> dict[str, st
 
 
 def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame | None = None,
-                  *, write: bool = True) -> SweepResult:
+                  *, write: bool = True, plots: bool = True) -> SweepResult:
     """Refit each family's best trial on train+validation, forecast the test part, rank against the
-    benchmarks with Diebold-Mariano p-values, and write the outputs."""
+    benchmarks with Diebold-Mariano p-values, and write the outputs (PNG figures only with `plots`)."""
     from forecast.leaderboard import build_leaderboard, summarize
 
     frame = load(config) if frame is None else prepare(frame, config)
@@ -213,7 +214,7 @@ def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame 
                          selection_summary(best, chosen, unscored, config.metric)])
     result = SweepResult(study, board, summary, best, chosen=chosen, unscored=unscored)
     if write:
-        result.files = write_outputs(config, result, fitted)
+        result.files = write_outputs(config, result, fitted, plots=plots)
     return result
 
 
@@ -255,17 +256,20 @@ def selection_summary(best: dict[str, optuna.trial.FrozenTrial], chosen: str | N
     return "\n".join(lines)
 
 
-def write_outputs(config: SweepConfig, result: SweepResult, fitted: dict[str, Any]) -> dict[str, str]:
-    """Leaderboard CSV/PNG, summary, Optuna plots and the best model (when it can be saved safely)."""
+def write_outputs(config: SweepConfig, result: SweepResult, fitted: dict[str, Any], *,
+                  plots: bool = True) -> dict[str, str]:
+    """Leaderboard CSV (and PNG), summary, Optuna plots (with `plots`) and the best model (when it can be
+    saved safely)."""
     from forecast.io import atomic_path
     from forecast.leaderboard import write_leaderboard
 
     out = Path(config.out_dir)
-    files = {k: str(v) for k, v in write_leaderboard(result.leaderboard, out).items()}
+    files = {k: str(v) for k, v in write_leaderboard(result.leaderboard, out, plot=plots).items()}
     with atomic_path(out / "summary.txt") as tmp:
         tmp.write_text(result.summary + "\n")
     files["summary"] = str(out / "summary.txt")
-    files.update(write_study_plots(result.study, out))
+    if plots:
+        files.update(write_study_plots(result.study, out))
     best_model = fitted.get(board_label(result.chosen, result.best_trials[result.chosen])) if result.chosen else None
     if best_model is not None and hasattr(best_model, "save"):
         try:
