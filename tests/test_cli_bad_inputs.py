@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -227,7 +228,6 @@ def test_console_error_is_one_line_without_traceback(tmp_path):
 # ---------------------------------------------------------------------------------------------------------
 # Issue 14, items 15-16 (branch d-data): hints name real flags; ;/tab-separated files; cache sidecars.
 
-import re  # noqa: E402
 
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]+")
 DATA_COMMANDS = ("fit", "predict", "backtest")
@@ -362,12 +362,11 @@ def test_decimal_commas_and_ragged_semicolon_files(model_dir, tmp_path, capsys):
 
 @pytest.mark.parametrize("sidecar", ["[]", '"text"', "null"])
 def test_fetch_offline_with_a_broken_cache_sidecar(sidecar, tmp_path, capsys, monkeypatch):
-    """A sidecar that is JSON but not an object is ignored like a corrupt Parquet file, and the offline error
-    then names the unreadable cached copy instead of claiming that nothing is cached."""
+    """A sidecar that is JSON but not an object is ignored with one note, like a corrupt Parquet file, and the
+    offline error then names the unreadable cached copy instead of claiming that nothing is cached."""
     from requests.exceptions import ConnectionError
 
     from forecast.data.sources import yahoo
-    from forecast.errors import DataWarning
     from tests.fakes import FakeDownloader, recorded_history
 
     monkeypatch.setenv("FORECAST_CACHE", str(tmp_path / "cache"))
@@ -380,10 +379,10 @@ def test_fetch_offline_with_a_broken_cache_sidecar(sidecar, tmp_path, capsys, mo
     monkeypatch.setattr(yahoo, "yfinance_download", FakeDownloader({}, failures=[ConnectionError("down")] * 4))
     capsys.readouterr()
     out = tmp_path / "p.csv"
-    with pytest.warns(DataWarning, match=f"ignoring unreadable cache entry .*{meta.name} holds a JSON"):
-        code = main([*argv, "--out", str(out)])
+    code = main([*argv, "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 1 and not out.exists(), err
+    assert re.search(f"forecast: note: ignoring unreadable cache entry .*{meta.name} holds a JSON", err), err
     last = err.strip().splitlines()[-1]
     assert last.startswith("forecast: error: AAPL: cannot reach the server (ConnectionError) and the cached copy ")
     assert "is unreadable (ignored)" in last and "nothing is cached" not in last

@@ -159,3 +159,25 @@ def test_ctrl_c_during_a_sweep_with_workers_stops_them_all(tmp_path):
     assert err.strip().splitlines()[-1] == "forecast: interrupted", err
     assert "Traceback" not in err
     assert not running()  # the workers stopped, and told the study: their trials are failed, not running
+
+
+def test_an_interrupt_swallowed_by_a_finalizer_is_raised_again_without_a_traceback(capfd):
+    """Ctrl-C landing in a weakref callback or __del__ is 'ignored' by Python with a printed traceback and
+    the interrupt lost; the CLI's hook re-raises it in the main code and prints nothing."""
+    import sys
+
+    from forecast.interrupts import keep_interrupts
+
+    class Finalized:
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    previous = sys.unraisablehook
+    keep_interrupts()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Finalized()  # dropped at once: __del__ raises inside the finalizer
+            time.sleep(2)  # the interrupt comes back within milliseconds
+    finally:
+        sys.unraisablehook = previous
+    assert "Traceback" not in capfd.readouterr().err

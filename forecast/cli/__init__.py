@@ -45,6 +45,9 @@ def command_names() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns (and exits with) the exit code."""
+    from forecast.interrupts import keep_interrupts
+
+    keep_interrupts()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
