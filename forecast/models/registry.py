@@ -35,8 +35,9 @@ class ModelEntry:
     cls: the estimator class (keyword-only constructor; its name is what model.json records).
     defaults: constructor arguments; estimator values (an encoder, a regressor) are cloned per build.
     saveable: `save` writes it and `forecast.load_model` reads it back (weights + JSON, no pickle).
-    recurrent: trains a network epoch by epoch (RNNForecaster): fit takes `val_frame` and Lightning
-        `callbacks` (the sweep's pruning), `val_size` holds out early-stopping data.
+    recurrent: an RNNForecaster: trains a network epoch by epoch (fit takes `val_frame` and Lightning
+        `callbacks`, the sweep's pruning; `val_size` holds out early-stopping data) and forecasts in
+        batches of windows (predict takes `batch_size`) from the last `lookback` rows only.
     task: one of TASK_SUPPORT. known_future: predict takes the known-future values after the data
         (`predict(frame, future=...)`). target_transform: one of TRANSFORM_SUPPORT.
     """
