@@ -77,8 +77,7 @@ def _build_model(args: argparse.Namespace):
     from forecast.errors import InputError
     from forecast.models import registry
 
-    entry = registry.get(args.model) if args.model in registry.names() else None
-    if entry is not None and not entry.saveable:
+    if args.model in registry.names() and not registry.get(args.model).saveable:
         saveable = [n for n in registry.names() if registry.get(n).saveable]
         raise InputError(f"model {args.model!r} cannot be saved for `forecast predict`; "
                          f"choose one of: {', '.join(saveable)}")
@@ -93,27 +92,25 @@ def _build_model(args: argparse.Namespace):
 
 
 def _summary(model, name: str) -> str:
-    """One line: what was trained, for how long, and its best validation loss (when the model tracks one)."""
-    n_series = len(getattr(model, "series_ids_", [None]))
-    line = f"trained {name} on {n_series} series"
-    if hasattr(model, "n_epochs_"):
-        line += f" for {model.n_epochs_} epochs"
-    if hasattr(model, "fit_seconds_"):
-        line += f" in {model.fit_seconds_:.1f}s"
-    best = getattr(model, "best_val_loss_", None)
-    if best is not None:
-        epoch = min(model.history_, key=lambda h: h.get("val_loss", float("inf")))["epoch"] + 1
-        unit = model.loss if model.task == "regression" else model.task
-        line += f"; best validation loss {best:.4g} (scaled {unit}) at epoch {epoch}"
-    elif hasattr(model, "best_val_loss_"):
-        line += "; no validation windows (raise --val-size to select on held-out data)"
-    return line
+    """One line: what was trained and, for a recurrent model, for how long and its best validation loss."""
+    from forecast.models import registry
+
+    line = f"trained {name} on {len(model.series_ids_)} series"
+    if not registry.get(name).recurrent:
+        return line
+    line += f" for {model.n_epochs_} epochs in {model.fit_seconds_:.1f}s"
+    if model.best_val_loss_ is None:
+        return line + "; no validation windows (raise --val-size to select on held-out data)"
+    epoch = min(model.history_, key=lambda h: h.get("val_loss", float("inf")))["epoch"] + 1
+    unit = model.loss if model.task == "regression" else model.task
+    return line + f"; best validation loss {model.best_val_loss_:.4g} (scaled {unit}) at epoch {epoch}"
 
 
 def handle(args: argparse.Namespace) -> int:
     from forecast.artifacts import check_model_dir
     from forecast.config import WindowSpec
     from forecast.errors import InputError
+    from forecast.models import registry
 
     check_model_dir(args.out)  # before reading or training: never lose an hour to a bad --out
     spec = WindowSpec(
@@ -132,7 +129,7 @@ def handle(args: argparse.Namespace) -> int:
     model.fit(frame, spec)
     model.save(args.out)
     print(_summary(model, args.model))
-    skipped = getattr(model, "skipped_series_", [])
+    skipped = model.skipped_series_ if registry.get(args.model).recurrent else []
     if skipped:
         note(f"{len(skipped)} series too short for lookback + horizon were not trained on: "
              f"{', '.join(map(str, skipped[:3]))}{', ...' if len(skipped) > 3 else ''}")

@@ -272,7 +272,10 @@ def write_outputs(config: SweepConfig, result: SweepResult, fitted: dict[str, An
     if plots:
         files.update(write_study_plots(result.study, out))
     best_model = fitted.get(board_label(result.chosen, result.best_trials[result.chosen])) if result.chosen else None
-    if best_model is not None and hasattr(best_model, "save"):
+    if best_model is not None and not registry.get(result.chosen).saveable:
+        files["best_model_skipped"] = (f"{result.chosen} cannot be saved without pickle, which forecast never "
+                                       "loads; refit it from the data with the parameters in best_trials.json")
+    elif best_model is not None:
         try:
             best_model.save(out / "best_model")
             files["best_model"] = str(out / "best_model")
