@@ -87,7 +87,8 @@ class Objective:
         lookback = trial.suggest_categorical("lookback", list(self.lookbacks)) if self.lookbacks else None
         model = build_model(family, family_params(trial, family), seed=self.seed, max_epochs=self.max_epochs)
         spec = self.spec_for(lookback)
-        if registry.get(family).recurrent:
+        recurrent = registry.get(family).recurrent
+        if recurrent:
             from optuna_integration import PyTorchLightningPruningCallback
 
             pruning = PyTorchLightningPruningCallback(trial, monitor="val_loss")
@@ -96,5 +97,5 @@ class Objective:
             model.fit(self.split.train, spec)
         forecasts = model.predict(self.split.train_val, origin="all")
         score = validation_mae(forecasts, self.split, part=1)
-        trial.set_user_attr("fit_seconds", float(getattr(model, "fit_seconds_", float("nan"))))
+        trial.set_user_attr("fit_seconds", float(model.fit_seconds_) if recurrent else float("nan"))
         return score
