@@ -35,7 +35,6 @@ def setup(args: argparse.Namespace) -> None:
 def build(names: list[str], settings: dict[str, dict[str, Any]]) -> tuple[dict, list]:
     """{name: model} for the registered names, each with `settings[its registry family]` applied where the
     model has such a parameter; and the names not (yet) registered, which are skipped."""
-    from forecast.evaluate import build_model
     from forecast.models import registry
 
     models, skipped = {}, []
@@ -43,7 +42,7 @@ def build(names: list[str], settings: dict[str, dict[str, Any]]) -> tuple[dict, 
         if name not in registry.names():
             skipped.append(name)
             continue
-        models[name] = build_model(name, settings.get(registry.get(name).family, {}))
+        models[name] = registry.build(name, shared=settings.get(registry.get(name).family, {}))
     return models, skipped
 
 

@@ -6,13 +6,13 @@ beside it and swapping it in, so a crash leaves the old or the new model whole; 
 the current folder and its parents are refused before any work. model.json records the weights' SHA-256.
 
 Each saveable model class provides `_artifact_state() -> (metadata dict, tensors dict)` and a classmethod
-`_from_artifact(metadata, tensors)`; `load_model` dispatches on the class name stored in the JSON.
+`_from_artifact(metadata, tensors)`; `load_model` dispatches on the class name stored in the JSON, and only
+to the classes of the registry's saveable entries (`forecast.models.registry.loadable_classes`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import platform
@@ -35,19 +35,6 @@ from forecast.io import (
 
 FORMAT_VERSION = 1
 WEIGHTS, METADATA = "weights.safetensors", "model.json"
-
-# Class name in model.json -> "module:attribute". Only these classes can be loaded.
-LOADABLE = {
-    "RNNForecaster": "forecast.models.estimators:RNNForecaster",
-    "Naive": "forecast.models.naive:Naive",
-    "SeasonalNaive": "forecast.models.naive:SeasonalNaive",
-    "Drift": "forecast.models.naive:Drift",
-    "MovingAverage": "forecast.models.naive:MovingAverage",
-    "HistoricalMean": "forecast.models.naive:HistoricalMean",
-    "LagRegressor": "forecast.models.lagged:LagRegressor",  # linear estimators only (coefficients)
-    "StatePipelineForecaster": "forecast.models.state_features:StatePipelineForecaster",
-}
-
 
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that shape a model's numbers (recorded in every artifact)."""
@@ -153,6 +140,8 @@ def load_model(path: str | os.PathLike[str]):
     """
     from safetensors.torch import load_file
 
+    from forecast.models.registry import loadable_classes
+
     folder = Path(path)
     meta_file, weights_file = folder / METADATA, folder / WEIGHTS
     for needed in (meta_file, weights_file):
@@ -171,14 +160,14 @@ def load_model(path: str | os.PathLike[str]):
             f"(expects {FORMAT_VERSION}); retrain or use the matching forecast release"
         )
     name = metadata.get("class")
-    if name not in LOADABLE:
-        raise InputError(f"{meta_file}: unknown model class {name!r}; known: {sorted(LOADABLE)}")
+    loadable = loadable_classes()
+    if name not in loadable:
+        raise InputError(f"{meta_file}: unknown model class {name!r}; known: {sorted(loadable)}")
     recorded = metadata.get("weights_sha256")
     if recorded is not None and recorded != _sha256(weights_file):
         raise InputError(f"{folder}: {WEIGHTS} does not match the SHA-256 recorded in {METADATA}; the model "
                          "folder is damaged: save or retrain the model")
-    module_name, attr = LOADABLE[name].split(":")
-    cls = getattr(importlib.import_module(module_name), attr)
+    cls = loadable[name]
     tensors = load_file(weights_file, device="cpu")
     try:
         return cls._from_artifact(metadata, tensors)

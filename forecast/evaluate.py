@@ -35,6 +35,7 @@ from forecast.errors import InputError
 from forecast.io import atomic_path, write_table
 from forecast.leaderboard import build_leaderboard, summarize, write_leaderboard
 from forecast.metrics import quantile_columns, score_forecasts
+from forecast.models import registry
 
 Task = Literal["regression", "direction"]
 BENCHMARKS: dict[str, str] = {"regression": "naive", "direction": "persist_direction"}
@@ -47,47 +48,19 @@ ModelsArg = str | Any | Sequence[str | Any] | Mapping[str, str | Any]
 # Models by name or instance
 
 
-def build_model(name: str, params: Mapping[str, Any] | None = None) -> Any:
-    """A new model from the registry, with `params` applied where the model has such a parameter.
-
-    params["target_transform"] is honoured by every model, whether or not it has that parameter: see
-    `forecast.models.registry.TRANSFORM_SUPPORT` (its own parameter, a wrapper, or a one-line refusal).
-    """
-    from forecast.models import registry
-
-    try:
-        entry = registry.get(name)
-    except KeyError as exc:
-        raise InputError(str(exc.args[0])) from None
-    model = entry.build()
-    settings = dict(params or {})
-    transform = settings.pop("target_transform", None)
-    if settings:
-        known = model.get_params()
-        model.set_params(**{k: v for k, v in settings.items() if k in known})
-    return entry.transformed(model, transform)
-
-
 def model_name(model: Any) -> str:
     """The registry name whose class and defaults match `model` (RNNForecaster(cell="gru") -> "gru"),
     else the class name in lower case."""
-    from forecast.models import registry
-
-    params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
-    for name in registry.names():
-        entry = registry.get(name)
-        if type(model) is entry.factory and all(
-            k in params and params[k] == v for k, v in entry.defaults.items()
-        ):
-            return name
-    return type(model).__name__.lower()
+    entry = registry.entry_of(model)
+    return entry.name if entry is not None and entry.matches(model) else type(model).__name__.lower()
 
 
 def resolve_models(models: ModelsArg, *, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """{name: unfitted model} from registry names, estimators, or a {name: name-or-estimator} dict.
 
-    params: constructor overrides for models built from names (e.g. {"max_epochs": 5, "seed": 0}),
-    applied only where the model has that parameter.
+    params: settings for the models built from names (e.g. {"max_epochs": 5, "seed": 0}), applied where
+    the model has such a parameter (`registry.build(name, shared=params)`); params["target_transform"] is
+    honoured by every one of them (see `forecast.models.registry.TRANSFORM_SUPPORT`).
     """
     if isinstance(models, str) or hasattr(models, "fit"):
         models = [models]
@@ -98,7 +71,7 @@ def resolve_models(models: ModelsArg, *, params: Mapping[str, Any] | None = None
     for label, model in pairs:
         if isinstance(model, str):
             label = label or model
-            model = build_model(model, params)
+            model = registry.build(model, shared=params)
         elif not (hasattr(model, "fit") and hasattr(model, "predict")):
             raise InputError(f"model {label or model!r} has no fit/predict; pass a registry name or a forecaster")
         else:
@@ -111,8 +84,9 @@ def resolve_models(models: ModelsArg, *, params: Mapping[str, Any] | None = None
 
 
 def _task_of(models: Mapping[str, Any]) -> Task:
-    """'direction' when the models classify up/down moves (attribute task == 'direction'), else 'regression'."""
-    direction = [n for n, m in models.items() if getattr(m, "task", None) == "direction"]
+    """'direction' when the models classify up/down moves (as their registry entries declare), else
+    'regression'; a mix of both is an InputError."""
+    direction = [n for n, m in models.items() if registry.task_of(m) == "direction"]
     if direction and len(direction) < len(models):
         others = [n for n in models if n not in direction]
         raise InputError(
@@ -370,7 +344,8 @@ def backtest(
     benchmark = benchmark or BENCHMARKS[task]
     # The yardstick is persistence on the target itself, whatever target transform the models use.
     if benchmark not in named or _registry_name_of(models, benchmark) == benchmark:
-        named[benchmark] = build_model(benchmark, {k: v for k, v in params.items() if k != "target_transform"})
+        shared = {k: v for k, v in params.items() if k != "target_transform"}
+        named[benchmark] = registry.build(benchmark, shared=shared)
 
     panel = build_panel(frame, spec, vocabularies=fit_vocabularies(frame, spec.categorical), source="backtest data")
     cut = _test_cut(panel, test_size, test_start)

@@ -21,7 +21,8 @@ from forecast.config import WindowSpec
 from forecast.data.panel import build_panel
 from forecast.data.windows import make_windows
 from forecast.errors import InputError
-from forecast.evaluate import backtest, build_model, model_name, resolve_models
+from forecast.evaluate import backtest, model_name, resolve_models
+from forecast.models import registry
 from forecast.models.base import forecasts_frame, select_origins
 from forecast.models.direction import AlwaysUp, PersistDirection
 from forecast.models.estimators import RNNForecaster
@@ -148,7 +149,7 @@ def test_refit_schedule_expanding_window(weather, recorder):
 
 def test_rnn_refits_see_only_their_past(weather):
     """A real RNN with refits: its scaler is refit on each expanding window (it lives inside the model)."""
-    result = backtest({"gru": build_model("gru", TINY_RNN), "naive": Persist()}, weather, SPEC,
+    result = backtest({"gru": registry.build("gru", **TINY_RNN), "naive": Persist()}, weather, SPEC,
                       test_size=40, refit_every=20, progress=False)
     refits = result.refits[result.refits["model"] == "gru"]
     assert len(refits) == 2

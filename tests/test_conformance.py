@@ -8,8 +8,6 @@ change when later rows are added (no look-ahead); long frames with an id column 
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,7 +20,7 @@ from forecast.models import registry
 
 LOOKBACK, HORIZON, N_ROWS, CUT = 7, 2, 90, 70  # lookback >= the weekly season
 
-# Small settings, applied where the model's factory takes them.
+# Small settings, applied where the model has them (registry.build's `shared`, as backtest and sweep do).
 SMALL = {"hidden_size": 4, "max_epochs": 2, "batch_size": 32, "progress_bar": False, "n_estimators": 5,
          "max_iter": 10, "seed": 0}
 
@@ -34,10 +32,8 @@ def _one_thread():
         yield
 
 
-def _build(name: str, **extra):
-    entry = registry.get(name)
-    accepted = inspect.signature(entry.factory).parameters
-    return entry.build(**{k: v for k, v in {**SMALL, **extra}.items() if k in accepted})
+def _build(name: str):
+    return registry.build(name, shared=SMALL)
 
 
 def _series(n: int, phase: float = 0.0, start: str = "2021-01-01") -> pd.DataFrame:
@@ -168,14 +164,13 @@ def test_every_model_honours_a_target_transform_on_a_trending_series(name, trend
     model either refuses in one line or forecasts the transformed target: its forecasts leave the training
     range with the prices and its MAE stays near persistence's, where a model fit on raw levels is stuck."""
     from forecast.errors import InputError
-    from forecast.evaluate import build_model
 
     settings = {**SMALL, "target_transform": "log_return"}
     if registry.get(name).target_transform == "refused":
         with pytest.raises(InputError, match=rf"model '{name}' .*--target-transform none"):
-            build_model(name, settings)
+            registry.build(name, shared=settings)
         return
-    model = build_model(name, settings)
+    model = registry.build(name, shared=settings)
     train = trending.iloc[:TREND_CUT]
     model.fit(train, SPEC)
     out = model.predict(trending, origin="all")

@@ -72,15 +72,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _build_model(args: argparse.Namespace):
-    """A new, unfitted model from the registry, with the command-line settings applied."""
-    from forecast.artifacts import LOADABLE
+    """A new, unfitted model from the registry, with the command-line settings applied (an option the
+    model lacks is an InputError naming it)."""
     from forecast.errors import InputError
     from forecast.models import registry
 
-    entry = registry.get(args.model)
-    model = entry.build()
-    if type(model).__name__ not in LOADABLE:
-        saveable = [n for n in registry.names() if type(registry.build(n)).__name__ in LOADABLE]
+    if args.model in registry.names() and not registry.get(args.model).saveable:
+        saveable = [n for n in registry.names() if registry.get(n).saveable]
         raise InputError(f"model {args.model!r} cannot be saved for `forecast predict`; "
                          f"choose one of: {', '.join(saveable)}")
     chosen = {
@@ -90,37 +88,29 @@ def _build_model(args: argparse.Namespace):
     chosen = {k: v for k, v in chosen.items() if v is not None}
     if args.quantiles:
         chosen.update(task="quantile", quantiles=tuple(args.quantiles))
-    known = model.get_params()
-    unsupported = [k for k in chosen if k not in known]
-    if unsupported:
-        raise InputError(f"model {args.model!r} has no setting(s) {', '.join(unsupported)}; drop those options")
-    if "progress_bar" in known:
-        chosen["progress_bar"] = show_progress(args)
-    return model.set_params(**chosen)
+    return registry.build(args.model, shared={"progress_bar": show_progress(args)}, **chosen)
 
 
 def _summary(model, name: str) -> str:
-    """One line: what was trained, for how long, and its best validation loss (when the model tracks one)."""
-    n_series = len(getattr(model, "series_ids_", [None]))
-    line = f"trained {name} on {n_series} series"
-    if hasattr(model, "n_epochs_"):
-        line += f" for {model.n_epochs_} epochs"
-    if hasattr(model, "fit_seconds_"):
-        line += f" in {model.fit_seconds_:.1f}s"
-    best = getattr(model, "best_val_loss_", None)
-    if best is not None:
-        epoch = min(model.history_, key=lambda h: h.get("val_loss", float("inf")))["epoch"] + 1
-        unit = model.loss if model.task == "regression" else model.task
-        line += f"; best validation loss {best:.4g} (scaled {unit}) at epoch {epoch}"
-    elif hasattr(model, "best_val_loss_"):
-        line += "; no validation windows (raise --val-size to select on held-out data)"
-    return line
+    """One line: what was trained and, for a recurrent model, for how long and its best validation loss."""
+    from forecast.models import registry
+
+    line = f"trained {name} on {len(model.series_ids_)} series"
+    if not registry.get(name).recurrent:
+        return line
+    line += f" for {model.n_epochs_} epochs in {model.fit_seconds_:.1f}s"
+    if model.best_val_loss_ is None:
+        return line + "; no validation windows (raise --val-size to select on held-out data)"
+    epoch = min(model.history_, key=lambda h: h.get("val_loss", float("inf")))["epoch"] + 1
+    unit = model.loss if model.task == "regression" else model.task
+    return line + f"; best validation loss {model.best_val_loss_:.4g} (scaled {unit}) at epoch {epoch}"
 
 
 def handle(args: argparse.Namespace) -> int:
     from forecast.artifacts import check_model_dir
     from forecast.config import WindowSpec
     from forecast.errors import InputError
+    from forecast.models import registry
 
     check_model_dir(args.out)  # before reading or training: never lose an hour to a bad --out
     spec = WindowSpec(
@@ -139,7 +129,7 @@ def handle(args: argparse.Namespace) -> int:
     model.fit(frame, spec)
     model.save(args.out)
     print(_summary(model, args.model))
-    skipped = getattr(model, "skipped_series_", [])
+    skipped = model.skipped_series_ if registry.get(args.model).recurrent else []
     if skipped:
         note(f"{len(skipped)} series too short for lookback + horizon were not trained on: "
              f"{', '.join(map(str, skipped[:3]))}{', ...' if len(skipped) > 3 else ''}")

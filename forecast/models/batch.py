@@ -8,7 +8,6 @@ series never fails or changes the forecasts of another. Skipped series are count
 
 from __future__ import annotations
 
-import inspect
 import sys
 import time
 from dataclasses import dataclass, field
@@ -139,11 +138,13 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
 
 
 def _reads_only_its_window(model) -> bool:
-    """True for models whose forecast reads only the last `lookback` rows (+1 for a differencing transform);
-    others (e.g. a historical mean) may read the whole history, so their input is not trimmed."""
-    from forecast.models.estimators import RNNForecaster
+    """True for models whose forecast reads only the last `lookback` rows (+1 for a differencing transform):
+    the recurrent entries of the registry; others (e.g. a historical mean) may read the whole history, so
+    their input is not trimmed."""
+    from forecast.models import registry
 
-    return isinstance(model, RNNForecaster)
+    entry = registry.entry_of(model)
+    return entry is not None and entry.recurrent
 
 
 def _future_of(future: pd.DataFrame | None, chunk: pd.DataFrame, id_col: str | None) -> pd.DataFrame | None:
@@ -155,12 +156,14 @@ def _future_of(future: pd.DataFrame | None, chunk: pd.DataFrame, id_col: str | N
 
 def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int,
                    future: pd.DataFrame | None = None) -> pd.DataFrame:
-    accepted = inspect.signature(model.predict).parameters
+    from forecast.models import registry
+
+    entry = registry.entry_of(model)
     options = {"origin": origin}
-    if "batch_size" in accepted:
+    if entry is not None and entry.recurrent:
         options["batch_size"] = batch_size
     if future is not None:
-        if "future" not in accepted:
+        if entry is None or not entry.known_future:
             raise InputError(f"{type(model).__name__} reads no known-future values; drop --future")
         options["future"] = future
     try:

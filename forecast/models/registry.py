@@ -1,16 +1,20 @@
-"""The model registry: name -> factory with default parameters, and the sweep's search space.
+"""The model registry: one table of name -> estimator class, defaults, capabilities and search space.
 
-The CLI, the backtest and the sweep take model names from this one table, and the conformance test
-runs every entry.
+The CLI, the backtest, the sweep, artifact loading and the conformance test all read this table, so a new
+model is added here and nowhere else. What a model can do (be saved, train epoch by epoch, classify
+direction, take known-future values, forecast through a target transform) is declared on its entry and
+read from there, never guessed from the object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SearchSpace = Callable[[Any], dict[str, Any]]  # optuna.Trial -> constructor parameters
+from forecast.errors import InputError
+
+SearchSpace = Callable[[Any], dict[str, Any]]  # optuna.Trial -> build() overrides
 
 TRANSFORM_SUPPORT = ("parameter", "wrapper", "refused")
 """How a registered model honours a target transform (log, differences, returns):
@@ -19,28 +23,60 @@ wrapper: fit and forecast inside a TransformedTargetForecaster (every other valu
 refused: a transform makes no sense (direction classifiers); asking for one is an InputError.
 A backtest's benchmark is the one exception: persistence is the yardstick, on the target itself."""
 
+TASK_SUPPORT = ("regression", "direction", "parameter")
+"""What a registered model forecasts: values (regression), P(up) (direction), or what its own `task`
+parameter says (RNNForecaster: task="direction" classifies, every other task forecasts values)."""
+
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """How to build one registered model, and (optionally) what a sweep may change about it."""
+    """How to build one registered model, what it can do, and what a sweep may change about it.
+
+    cls: the estimator class (keyword-only constructor; its name is what model.json records).
+    defaults: constructor arguments; estimator values (an encoder, a regressor) are cloned per build.
+    saveable: `save` writes it and `forecast.load_model` reads it back (weights + JSON, no pickle).
+    recurrent: an RNNForecaster: trains a network epoch by epoch (fit takes `val_frame` and Lightning
+        `callbacks`, the sweep's pruning; `val_size` holds out early-stopping data) and forecasts in
+        batches of windows (predict takes `batch_size`) from the last `lookback` rows only.
+    task: one of TASK_SUPPORT. known_future: predict takes the known-future values after the data
+        (`predict(frame, future=...)`). target_transform: one of TRANSFORM_SUPPORT.
+    """
 
     name: str
-    factory: Callable[..., Any]
+    cls: type
     defaults: dict[str, Any] = field(default_factory=dict)
     search_space: SearchSpace | None = None
     family: str = ""
     description: str = ""
-    target_transform: str = "wrapper"  # one of TRANSFORM_SUPPORT
+    target_transform: str = "wrapper"
+    task: str = "regression"
+    saveable: bool = False
+    recurrent: bool = False
+    known_future: bool = False
 
-    def build(self, **overrides: Any) -> Any:
-        """A new, unfitted model with the defaults updated by `overrides`."""
-        return self.factory(**{**self.defaults, **overrides})
+    def build(self, *, shared: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
+        """A new, unfitted model: the defaults, then `shared`, then `overrides` (see `build`)."""
+        from sklearn.base import clone
+
+        settings = {**(shared or {}), **overrides}
+        transform = settings.pop("target_transform", None)
+        model = self.cls(**{k: clone(v, safe=False) for k, v in self.defaults.items()})
+        known = model.get_params(deep=True)
+        chosen: dict[str, Any] = {}
+        unknown = []
+        for key, value in settings.items():
+            targets = [key] if key in known else [p for p in known if p.endswith(f"__{key}")]
+            if not targets and key in overrides:
+                unknown.append(key)
+            chosen.update(dict.fromkeys(targets, value))
+        if unknown:
+            raise InputError(f"model {self.name!r} has no setting(s) {', '.join(unknown)}; drop those options")
+        return self.transformed(model.set_params(**chosen) if chosen else model, transform)
 
     def transformed(self, model: Any, transform: str | None) -> Any:
         """`model` (built from this entry) made to forecast through `transform` as `target_transform` says;
         None or "none" returns it unchanged."""
         from forecast.data.transforms import TARGET_TRANSFORMS
-        from forecast.errors import InputError
 
         if transform is None or transform == "none":
             return model
@@ -56,6 +92,25 @@ class ModelEntry:
                          f"({transform!r}) makes no sense for it; leave the target transform out "
                          "(--target-transform none) or drop the model")
 
+    def matches(self, model: Any) -> bool:
+        """Whether `model` is of this entry's class with its defaults (an estimator default matches an
+        estimator of the same class and parameters): how an estimator passed in gets its registry name."""
+        if type(model) is not self.cls:
+            return False
+        return _same_params(model.get_params(deep=False), self.defaults)
+
+
+def _same_params(params: Mapping[str, Any], expected: Mapping[str, Any]) -> bool:
+    for key, want in expected.items():
+        have = params.get(key)
+        if hasattr(want, "get_params"):
+            if type(have) is not type(want) or not _same_params(have.get_params(deep=False),
+                                                                 want.get_params(deep=False)):
+                return False
+        elif key not in params or have != want:
+            return False
+    return True
+
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
@@ -66,6 +121,8 @@ def register(entry: ModelEntry) -> ModelEntry:
         raise ValueError(f"model {entry.name!r} is already registered")
     if entry.target_transform not in TRANSFORM_SUPPORT:
         raise ValueError(f"model {entry.name!r}: target_transform must be one of {TRANSFORM_SUPPORT}")
+    if entry.task not in TASK_SUPPORT:
+        raise ValueError(f"model {entry.name!r}: task must be one of {TASK_SUPPORT}")
     _REGISTRY[entry.name] = entry
     return entry
 
@@ -85,9 +142,47 @@ def get(name: str) -> ModelEntry:
         raise KeyError(f"unknown model {name!r}; choose from: {', '.join(_REGISTRY)}") from None
 
 
-def build(name: str, **overrides: Any) -> Any:
-    """A new, unfitted model by registry name."""
-    return get(name).build(**overrides)
+def build(name: str, /, *, shared: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
+    """A new, unfitted model by registry name: the one way the CLI, backtest, sweep and tests build models.
+
+    A setting reaches the parameter of that name, or, when the model has none, every nested parameter of
+    that name in its components (`hidden_size` -> `encoder__hidden_size`, `alpha` -> `estimator__alpha`);
+    nested names (`encoder__lr`) may also be given in full.
+    overrides: settings meant for this model; one it lacks is an InputError naming it (a typo never
+        passes silently).
+    shared: settings offered to every model of a run (a backtest's params, the CLI's --seed/--epochs, the
+        sweep's seed and epoch budget): applied where the model has them, skipped where it has not.
+        `overrides` win over `shared`.
+    `target_transform` (in either) is honoured by every model, as the entry's `target_transform` says.
+    """
+    try:
+        entry = get(name)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0])) from None
+    return entry.build(shared=shared, **overrides)
+
+
+def entry_of(model: Any) -> ModelEntry | None:
+    """The entry `model` was built from (by its class and defaults; else the first of its class), or None
+    for a class the registry does not know."""
+    entries = [e for e in (get(n) for n in names()) if type(model) is e.cls]
+    return next((e for e in entries if e.matches(model)), entries[0] if entries else None)
+
+
+def task_of(model: Any) -> str:
+    """'direction' or 'regression': what `model` forecasts, as its entry declares; models of classes the
+    registry does not know forecast values."""
+    entry = entry_of(model)
+    if entry is None:
+        return "regression"
+    if entry.task == "parameter":
+        return "direction" if model.get_params(deep=False)["task"] == "direction" else "regression"
+    return entry.task
+
+
+def loadable_classes() -> dict[str, type]:
+    """{class name in model.json: class} of the saveable models: the only classes `load_model` builds."""
+    return {entry.cls.__name__: entry.cls for entry in (get(n) for n in names()) if entry.saveable}
 
 
 def _rnn_space(trial) -> dict[str, Any]:
@@ -108,11 +203,11 @@ def _moving_average_space(trial) -> dict[str, Any]:
 
 
 def _ridge_space(trial) -> dict[str, Any]:
-    return {"alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True)}
+    return {"alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True)}  # -> estimator__alpha
 
 
 def _hgb_space(trial) -> dict[str, Any]:
-    return {
+    return {  # each reaches the HistGradientBoostingRegressor inside (estimator__...)
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
         "max_depth": trial.suggest_int("max_depth", 2, 8),
         "min_samples_leaf": trial.suggest_int("min_samples_leaf", 5, 100, log=True),
@@ -131,46 +226,13 @@ def _rf_space(trial) -> dict[str, Any]:
 
 
 def _state_space(trial) -> dict[str, Any]:
+    # The epoch budget is the sweep's max_epochs, as for the RNN families (it used to be searched here and
+    # then overwritten by the budget: a search over an ignored parameter).
     return {
-        "hidden_size": trial.suggest_categorical("hidden_size", [8, 16, 32, 64]),
-        "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
-        "max_epochs": trial.suggest_int("max_epochs", 5, 50, log=True),
-        "alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True),
+        "encoder__hidden_size": trial.suggest_categorical("encoder__hidden_size", [8, 16, 32, 64]),
+        "encoder__lr": trial.suggest_float("encoder__lr", 1e-4, 1e-2, log=True),
+        "regressor__alpha": trial.suggest_float("regressor__alpha", 1e-3, 1e3, log=True),
     }
-
-
-# Lag-model factories: flat keyword parameters (what the search spaces return) -> a LagRegressor.
-def ridge_model(*, alpha: float = 1.0, seed: int = 0):
-    """Ridge regression on lag features."""
-    from sklearn.linear_model import Ridge
-
-    from forecast.models.lagged import LagRegressor
-
-    return LagRegressor(estimator=Ridge(alpha=alpha), seed=seed)
-
-
-def hgb_model(*, learning_rate: float = 0.1, max_depth: int | None = None, min_samples_leaf: int = 20,
-              max_iter: int = 100, l2_regularization: float = 0.0, seed: int = 0):
-    """Histogram gradient boosting on lag features (one model per output step and target)."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    from forecast.models.lagged import LagRegressor
-
-    return LagRegressor(estimator=HistGradientBoostingRegressor(
-        learning_rate=learning_rate, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
-        max_iter=max_iter, l2_regularization=l2_regularization), seed=seed)
-
-
-def rf_model(*, n_estimators: int = 50, max_depth: int | None = None, min_samples_leaf: int = 1,
-             max_features: float | str = 1.0, seed: int = 0):
-    """Random forest on lag features (native multi-output; single-threaded)."""
-    from sklearn.ensemble import RandomForestRegressor
-
-    from forecast.models.lagged import LagRegressor
-
-    return LagRegressor(estimator=RandomForestRegressor(
-        n_estimators=n_estimators, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
-        max_features=max_features, n_jobs=1), seed=seed)
 
 
 _LOADED = False
@@ -182,15 +244,20 @@ def _load_builtin() -> None:
     if _LOADED:
         return
     _LOADED = True
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+    from sklearn.linear_model import Ridge
+
     from forecast.models import naive
     from forecast.models.direction import AlwaysUp, PersistDirection
     from forecast.models.estimators import RNNForecaster
-    from forecast.models.state_features import StatePipelineForecaster
+    from forecast.models.lagged import LagRegressor
+    from forecast.models.state_features import RNNStateFeatures, StatePipelineForecaster
 
     for cell, text in (("rnn", "Elman RNN"), ("gru", "GRU"), ("lstm", "LSTM")):
         register(ModelEntry(cell, RNNForecaster, {"cell": cell}, _rnn_space, family="recurrent",
                             description=f"{text} forecaster (Lightning), transducer head",
-                            target_transform="parameter"))
+                            target_transform="parameter", task="parameter", saveable=True, recurrent=True,
+                            known_future=True))
     for name, cls, defaults, space, text in (
         ("naive", naive.Naive, {}, None, "persistence: the last value"),
         ("seasonal_naive", naive.SeasonalNaive, {"season": None}, None,
@@ -200,18 +267,22 @@ def _load_builtin() -> None:
          "mean of the last `window` values (default: the lookback)"),
         ("mean", naive.HistoricalMean, {}, None, "mean of the whole history up to the origin"),
     ):
-        register(ModelEntry(name, cls, defaults, space, family="naive", description=text))
-    for name, factory, defaults, space, text in (
-        ("ridge", ridge_model, {"alpha": 1.0}, _ridge_space, "Ridge regression on lag features"),
-        ("hgb", hgb_model, {"learning_rate": 0.1, "max_iter": 100}, _hgb_space,
-         "histogram gradient boosting on lag features"),
-        ("rf", rf_model, {"n_estimators": 50}, _rf_space, "random forest on lag features"),
-    ):
-        register(ModelEntry(name, factory, defaults, space, family="lagged", description=text))
+        register(ModelEntry(name, cls, defaults, space, family="naive", description=text, saveable=True))
+    for name, estimator, space, saveable, text in (
+        ("ridge", Ridge(alpha=1.0), _ridge_space, True, "Ridge regression on lag features"),
+        ("hgb", HistGradientBoostingRegressor(learning_rate=0.1, max_iter=100), _hgb_space, False,
+         "histogram gradient boosting on lag features (one model per output step and target)"),
+        ("rf", RandomForestRegressor(n_estimators=50, max_features=1.0, n_jobs=1), _rf_space, False,
+         "random forest on lag features (native multi-output; single-threaded)"),
+    ):  # only linear models store their fit without pickle, so only ridge is saveable
+        register(ModelEntry(name, LagRegressor, {"estimator": estimator}, space, family="lagged",
+                            description=text, saveable=saveable))
     for cell, text in (("lstm", "LSTM"), ("gru", "GRU"), ("rnn", "Elman RNN")):
-        register(ModelEntry(f"{cell}_state+ridge", StatePipelineForecaster, {"cell": cell}, _state_space,
-                            family="state", description=f"Ridge on the final state of a {text} encoder"))
-    register(ModelEntry("always_up", AlwaysUp, family="direction", target_transform="refused",
+        register(ModelEntry(f"{cell}_state+ridge", StatePipelineForecaster,
+                            {"encoder": RNNStateFeatures(cell=cell), "regressor": Ridge(alpha=1.0)}, _state_space,
+                            family="state", description=f"Ridge on the final state of a {text} encoder",
+                            saveable=True))
+    register(ModelEntry("always_up", AlwaysUp, family="direction", target_transform="refused", task="direction",
                         description="direction benchmark: always up, P(up) = the training up share (at least 0.5)"))
     register(ModelEntry("persist_direction", PersistDirection, family="direction", target_transform="refused",
-                        description="direction benchmark: the last move's direction repeats"))
+                        task="direction", description="direction benchmark: the last move's direction repeats"))

@@ -249,65 +249,39 @@ def _safe_std(values: np.ndarray) -> np.ndarray:
     return np.where(std > 1e-12, std, 1.0).astype(np.float32)
 
 
-_NOT_FORWARDED = ("lookback", "encoder")  # RNNStateFeatures parameters the forecaster sets itself
-
-
 class StatePipelineForecaster(WindowedForecaster):
-    """Forecaster: a Ridge regression on the final state of a recurrent encoder (`RNNStateFeatures`).
+    """Forecaster: a regression (Ridge by default) on the final state of a recurrent encoder.
 
-    Reads the same windows as RNNForecaster: inputs t-L+1..t ([L, F_in]: targets, features,
-    known-future and calendar columns) -> the next H values of every target (direct multi-output
-    Ridge). The encoder is trained on the training windows only (its scaling too). Known-future values
-    at t+1..t+H and categorical columns are not used.
+    encoder: an unfitted `RNNStateFeatures` (None: its defaults); regressor: a scikit-learn regressor
+        (None: Ridge()). Both are cloned in fit and tuned with nested names, as in a Pipeline:
+        `StatePipelineForecaster(encoder=RNNStateFeatures(cell="lstm"), regressor=Ridge(alpha=10))`,
+        `set_params(encoder__hidden_size=16)`. Saving needs a linear regressor (no pickle).
+
+    Reads the same windows as RNNForecaster: inputs t-L+1..t ([L, F_in]: targets, features, known-future
+    and calendar columns) -> the next H values of every target (direct multi-output regression). The
+    encoder is trained on the training windows only (its scaling too). Known-future values at t+1..t+H
+    and categorical columns are not used.
     """
 
     _parameter_constraints: dict = {
-        **{k: v for k, v in RNNStateFeatures._parameter_constraints.items() if k not in _NOT_FORWARDED},
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "encoder": [HasMethods(["fit", "transform"]), None],
+        "regressor": [HasMethods(["fit", "predict"]), None],
     }
 
-    def __init__(
-        self,
-        *,
-        cell: str = "gru",
-        hidden_size: int = 32,
-        num_layers: int = 1,
-        dropout: float = 0.0,
-        include_cell: bool = False,
-        lr: float = 3e-3,
-        weight_decay: float = 0.0,
-        batch_size: int = 64,
-        max_epochs: int = 20,
-        gradient_clip_val: float | None = 1.0,
-        alpha: float = 1.0,
-        seed: int = 0,
-        accelerator: str = "cpu",
-        progress_bar: bool = False,
-    ) -> None:
-        self.cell = cell
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.include_cell = include_cell
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.gradient_clip_val = gradient_clip_val
-        self.alpha = alpha
-        self.seed = seed
-        self.accelerator = accelerator
-        self.progress_bar = progress_bar
+    def __init__(self, *, encoder=None, regressor=None) -> None:
+        self.encoder = encoder
+        self.regressor = regressor
 
     def _fit_panel(self, panel: Panel, frame: pd.DataFrame) -> None:
+        from sklearn.base import clone
         from sklearn.linear_model import Ridge
 
         windows = self.training_windows(panel)
         idx = np.arange(len(windows))
         y = windows.targets(idx).reshape(len(windows), -1)  # [N, H, T] -> [N, H*T]
-        encoder_params = {k: getattr(self, k) for k in RNNStateFeatures._parameter_constraints
-                          if k not in _NOT_FORWARDED}
-        self.pipeline_ = Pipeline([("rnn", RNNStateFeatures(**encoder_params)), ("ridge", Ridge(alpha=self.alpha))])
+        encoder = clone(self.encoder) if self.encoder is not None else RNNStateFeatures()
+        regressor = clone(self.regressor) if self.regressor is not None else Ridge()
+        self.pipeline_ = Pipeline([("rnn", encoder), ("ridge", regressor)])
         self.n_outputs_ = y.shape[1]
         self.pipeline_.fit(windows.inputs(idx), y[:, 0] if self.n_outputs_ == 1 else y)  # X [N, L, F_in]
         self.n_training_windows_ = len(windows)
@@ -316,7 +290,7 @@ class StatePipelineForecaster(WindowedForecaster):
         pred = self.pipeline_.predict(windows.inputs(np.arange(len(windows))))  # [N, H*T]
         return np.asarray(pred, dtype=np.float64).reshape(len(windows), self.spec_.horizon, len(self.spec_.targets))
 
-    # -- artifacts: encoder weights, scaling and Ridge coefficients as tensors, the rest as JSON --------
+    # -- artifacts: encoder weights, scaling and regression coefficients as tensors, the rest as JSON ----
     def _artifact_state(self) -> tuple[dict, dict]:
         from forecast.models.lagged import linear_state
 
@@ -327,7 +301,8 @@ class StatePipelineForecaster(WindowedForecaster):
         for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_"):
             tensors[f"scaling.{name.rstrip('_')}"] = torch.from_numpy(np.asarray(getattr(encoder, name)))
         metadata = {
-            "params": self.get_params(),
+            # the regressor's class and parameters are in "ridge" (with its coefficients)
+            "params": {"encoder": {k: v for k, v in encoder.get_params(deep=False).items() if k != "encoder"}},
             **self._common_metadata(),
             "network": encoder.network_.config.to_dict(),
             "ridge": ridge,
@@ -338,10 +313,10 @@ class StatePipelineForecaster(WindowedForecaster):
 
     @classmethod
     def _from_artifact(cls, metadata: dict, tensors: dict) -> StatePipelineForecaster:
+        from sklearn.base import clone
+
         from forecast.models.lagged import restore_linear
 
-        model = cls(**metadata["params"])
-        model._restore_common(metadata)
         net_cfg = dict(metadata["network"])
         net_cfg["category_sizes"] = tuple(net_cfg["category_sizes"])
         network = RecurrentNetwork(NetworkConfig(**net_cfg))
@@ -351,8 +326,7 @@ class StatePipelineForecaster(WindowedForecaster):
             raise InputError("encoder weights do not match the network described in model.json; the model "
                              "folder is damaged: save it again")
         network.load_state_dict(weights)
-        encoder = RNNStateFeatures(**{k: metadata["params"][k] for k in RNNStateFeatures._parameter_constraints
-                                      if k not in _NOT_FORWARDED})
+        encoder = RNNStateFeatures(**_encoder_params(metadata["params"]))
         encoder.network_ = network.eval()
         for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_"):
             setattr(encoder, name, tensors[f"scaling.{name.rstrip('_')}"].numpy())
@@ -362,8 +336,19 @@ class StatePipelineForecaster(WindowedForecaster):
         encoder.n_window_features_ = network.config.n_inputs
         encoder.n_features_in_ = int(metadata["encoder_features_in"])
         n_out = int(metadata["n_outputs"])
-        width = network.config.hidden_size * (2 if model.include_cell and model.cell == "lstm" else 1)
+        width = network.config.hidden_size * (2 if encoder._with_cell() else 1)
         ridge = restore_linear(metadata["ridge"], tensors, "ridge", n_out, width)
+        model = cls(encoder=clone(encoder), regressor=clone(ridge))
+        model._restore_common(metadata)
         model.pipeline_ = Pipeline([("rnn", encoder), ("ridge", ridge)])
         model.n_outputs_ = n_out
         return model
+
+
+def _encoder_params(params: dict) -> dict:
+    """RNNStateFeatures parameters from model.json "params": {"encoder": {...}}, or the flat layout saved
+    before the forecaster composed an encoder (the encoder's parameters beside Ridge's `alpha`, which
+    the "ridge" description also holds)."""
+    if "encoder" in params:
+        return dict(params["encoder"])
+    return {k: v for k, v in params.items() if k != "alpha"}

@@ -107,7 +107,9 @@ class TransformedTargetForecaster(Forecaster):
         """Fit a clone of `forecaster` on `frame` with its target transformed. Returns self."""
         self._validate_params()
         spec = self._check_spec(spec)
-        if getattr(self.forecaster, "task", None) == "direction":
+        from forecast.models.registry import task_of
+
+        if task_of(self.forecaster) == "direction":
             raise InputError(f"{type(self.forecaster).__name__} forecasts the direction of the target; "
                              f"a target transform ({self.transform!r}) makes no sense for it")
         transformed = transform_frame(frame, spec, self.transform, source="training frame")

@@ -44,20 +44,11 @@ def params_of(frozen: optuna.trial.FrozenTrial) -> tuple[str, int | None, dict[s
     return family, frozen.params.get("lookback"), params
 
 
-def is_recurrent(model: Any) -> bool:
-    from forecast.models.estimators import RNNForecaster
-
-    return isinstance(model, RNNForecaster)
-
-
 def build_model(family: str, params: dict[str, Any], *, seed: int, max_epochs: int) -> Any:
-    """A fresh model of `family` with the searched params, the study's seed and the epoch budget."""
-    entry = registry.get(family)
-    model = entry.build(**params)
-    settable = model.get_params() if hasattr(model, "get_params") else {}
-    fixed = {"seed": seed, "max_epochs": max_epochs, "progress_bar": False, "random_state": seed}
-    model.set_params(**{k: v for k, v in fixed.items() if k in settable})
-    return model
+    """A fresh model of `family` with the searched params (each must be the model's), the study's seed
+    and epoch budget (where the model has them) and no progress bar."""
+    return registry.build(family, shared={"seed": seed, "max_epochs": max_epochs, "progress_bar": False},
+                          **params)
 
 
 def validation_mae(forecasts: pd.DataFrame, split: FrameSplit, part: int) -> float:
@@ -96,7 +87,8 @@ class Objective:
         lookback = trial.suggest_categorical("lookback", list(self.lookbacks)) if self.lookbacks else None
         model = build_model(family, family_params(trial, family), seed=self.seed, max_epochs=self.max_epochs)
         spec = self.spec_for(lookback)
-        if is_recurrent(model):
+        recurrent = registry.get(family).recurrent
+        if recurrent:
             from optuna_integration import PyTorchLightningPruningCallback
 
             pruning = PyTorchLightningPruningCallback(trial, monitor="val_loss")
@@ -105,5 +97,5 @@ class Objective:
             model.fit(self.split.train, spec)
         forecasts = model.predict(self.split.train_val, origin="all")
         score = validation_mae(forecasts, self.split, part=1)
-        trial.set_user_attr("fit_seconds", float(getattr(model, "fit_seconds_", float("nan"))))
+        trial.set_user_attr("fit_seconds", float(model.fit_seconds_) if recurrent else float("nan"))
         return score

@@ -22,9 +22,10 @@ import optuna
 import pandas as pd
 
 from forecast.errors import ForecastError, InputError
+from forecast.models import registry
 from forecast.sweeps.config import SweepConfig
 from forecast.sweeps.data import load, prepare
-from forecast.sweeps.objective import Objective, build_model, is_recurrent, params_of
+from forecast.sweeps.objective import Objective, build_model, params_of
 from forecast.sweeps.sampling import TrialSeededSampler
 from forecast.sweeps.splits import FrameSplit
 from forecast.sweeps.storage import make_pruner, open_storage, storage_url
@@ -197,7 +198,7 @@ def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame 
         model = build_model(family, params, seed=config.seed, max_epochs=config.max_epochs)
         spec = objective.spec_for(lookback)
         started = time.perf_counter()
-        if is_recurrent(model):
+        if registry.get(family).recurrent:
             model.set_params(val_size=0.1)  # early stopping data come from train+val, never from test
         model.fit(split.train_val, spec)
         fit_seconds = time.perf_counter() - started
@@ -271,7 +272,10 @@ def write_outputs(config: SweepConfig, result: SweepResult, fitted: dict[str, An
     if plots:
         files.update(write_study_plots(result.study, out))
     best_model = fitted.get(board_label(result.chosen, result.best_trials[result.chosen])) if result.chosen else None
-    if best_model is not None and hasattr(best_model, "save"):
+    if best_model is not None and not registry.get(result.chosen).saveable:
+        files["best_model_skipped"] = (f"{result.chosen} cannot be saved without pickle, which forecast never "
+                                       "loads; refit it from the data with the parameters in best_trials.json")
+    elif best_model is not None:
         try:
             best_model.save(out / "best_model")
             files["best_model"] = str(out / "best_model")
