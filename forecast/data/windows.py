@@ -191,6 +191,24 @@ class Windows:
         return Windows(self.panel, self.spec, self.origins[mask], self.skipped, self.min_lookback)
 
 
+@dataclass
+class ArrayWindows:
+    """Windows already cut into arrays, with the `len()` / `batch(idx)` of `Windows` (what training reads).
+
+    x: [N, L, F] inputs; y: [N, H, T] targets. For estimators that take windows as arrays (RNNStateFeatures).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def batch(self, idx: np.ndarray | slice) -> dict[str, np.ndarray]:
+        """{"x": [B, L, F], "y": [B, H, T]} of windows `idx` (one fancy index each)."""
+        return {"x": self.x[idx], "y": self.y[idx]}
+
+
 def make_windows(
     panel: Panel,
     spec: WindowSpec,

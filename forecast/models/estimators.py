@@ -210,7 +210,7 @@ class RNNForecaster(Forecaster):
             raise InputError(
                 f"patience={self.patience} and lr_schedule={self.lr_schedule!r} watch the validation loss, but "
                 f"there are no validation windows (val_size={self.val_size}); raise val_size or drop them")
-        config = TrainConfig.from_params(self.get_params())
+        config = TrainConfig.from_params(self.get_params(deep=False))
         network_config = self._network_config(data.train)
         from forecast.models.lightning import ForecastModule  # Lightning: imported when training only
 

@@ -1,8 +1,16 @@
-"""Save a small RNNForecaster with the pre-issue-15 code, plus its predictions, as a loading fixture."""
+"""Save a small RNNForecaster with the pre-issue-15 code, plus its predictions, as a loading fixture.
+
+Run from a checkout of that code: python tests/data/legacy_rnn_v1/make.py OUT_DIR
+"""
+
 import sys
-import numpy as np, pandas as pd
-sys.path.insert(0, "/work/wt/core/tests")
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, for _frames
 from _frames import coded_frame
+
 from forecast.config import WindowSpec
 from forecast.models.estimators import RNNForecaster
 
@@ -13,6 +21,6 @@ spec = WindowSpec(target="y", lookback=6, horizon=2, features=("f",), categorica
 model = RNNForecaster(cell="gru", hidden_size=4, max_epochs=2, per_series_scaling=True, target_transform="log",
                       task="quantile", quantiles=(0.1, 0.5, 0.9), progress_bar=False, seed=3, series_embedding_dim=2)
 model.fit(frame, spec)
-model.save(out + "/rnn_v1")
-frame.to_csv(out + "/rnn_v1_frame.csv", index_label="timestamp")
-model.predict(frame, origin="all").to_csv(out + "/rnn_v1_forecasts.csv", index=False)
+model.save(out + "/model")
+frame.to_csv(out + "/frame.csv", index_label="timestamp")
+model.predict(frame, origin="all").to_csv(out + "/forecasts.csv", index=False)
