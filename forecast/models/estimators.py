@@ -25,8 +25,9 @@ from forecast.errors import InputError
 from forecast.models.base import Forecaster, forecasts_frame
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
 from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS, check_task
-from forecast.models.training import DEFAULT_TRAIN, TRAIN_CONSTRAINTS, TrainConfig, train
+from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train, train_constraints
 
+_TRAINING = train_constraints()
 _TRAIN_PARAMS = ("lr", "weight_decay", "optimizer", "lr_schedule", "gradient_clip_val", "gradient_clip_algorithm",
                  "batch_size", "max_epochs", "patience", "accelerator", "devices", "precision", "progress_bar",
                  "checkpoint_dir")  # the parameters that make up the TrainConfig
@@ -82,7 +83,7 @@ class RNNForecaster(Forecaster):
         "series_embedding_dim": [Interval(Integral, 0, None, closed="left")],
         "min_lookback": [Interval(Integral, 1, None, closed="left"), None],
         "seed": [Interval(Integral, 0, None, closed="left")],
-        **{name: TRAIN_CONSTRAINTS[name] for name in _TRAIN_PARAMS},
+        **{name: _TRAINING[name] for name in _TRAIN_PARAMS},
     }
 
     def __init__(

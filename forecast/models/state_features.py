@@ -22,9 +22,10 @@ from forecast.data.panel import Panel
 from forecast.data.windows import ArrayWindows, Windows
 from forecast.errors import InputError
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
-from forecast.models.training import DEFAULT_TRAIN, TRAIN_CONSTRAINTS, TrainConfig, train
+from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train, train_constraints
 from forecast.models.windowed import WindowedForecaster
 
+_TRAINING = train_constraints()
 _TRAIN_PARAMS = ("lr", "weight_decay", "batch_size", "max_epochs", "gradient_clip_val", "accelerator", "progress_bar")
 
 
@@ -58,7 +59,7 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "lookback": [Interval(Integral, 1, None, closed="left"), None],
         "include_cell": ["boolean"],
-        **{name: TRAIN_CONSTRAINTS[name] for name in _TRAIN_PARAMS},
+        **{name: _TRAINING[name] for name in _TRAIN_PARAMS},
         "seed": [Interval(Integral, 0, None, closed="left")],
         "encoder": [HasMethods(["predict"]), None],
     }

@@ -11,38 +11,46 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
+from forecast.errors import InputError, TrainingError
 
-from forecast.data.windows import Windows
-from forecast.errors import TrainingError
+if TYPE_CHECKING:  # torch and scikit-learn are imported when training, so the CLI can read the defaults fast
+    import torch
+
+    from forecast.data.windows import Windows
 
 LAST_CHECKPOINT = "last.ckpt"  # what Lightning's ModelCheckpoint(save_last=True) writes in checkpoint_dir
 
-# The allowed values of every TrainConfig field, in scikit-learn's constraint language, so the estimators
-# that expose these fields as flat parameters check them with the same table (`_parameter_constraints`).
-TRAIN_CONSTRAINTS: dict[str, list] = {
-    "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
-    "lr": [Interval(Real, 0, None, closed="neither")],
-    "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "lr_schedule": [StrOptions({"cosine", "plateau"}), None],
-    "gradient_clip_val": [Interval(Real, 0, None, closed="left"), None],
-    "gradient_clip_algorithm": [StrOptions({"norm", "value"})],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "max_epochs": [Interval(Integral, 1, None, closed="left")],
-    "max_steps": [Interval(Integral, -1, None, closed="left")],
-    "limit_train_batches": [Interval(Real, 0, None, closed="neither")],
-    "patience": [Interval(Integral, 1, None, closed="left"), None],
-    "accelerator": [str],
-    "devices": [Interval(Integral, 1, None, closed="left"), str],
-    "precision": [str, Integral],
-    "checkpoint_dir": [str, Path, None],
-    "progress_bar": ["boolean"],
-}
+
+def train_constraints() -> dict[str, list]:
+    """The allowed values of every TrainConfig field, in scikit-learn's constraint language.
+
+    Estimators that expose these fields as flat parameters put the same entries in `_parameter_constraints`.
+    """
+    from numbers import Integral, Real
+
+    from sklearn.utils._param_validation import Interval, StrOptions
+
+    return {
+        "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"cosine", "plateau"}), None],
+        "gradient_clip_val": [Interval(Real, 0, None, closed="left"), None],
+        "gradient_clip_algorithm": [StrOptions({"norm", "value"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_steps": [Interval(Integral, -1, None, closed="left")],
+        "limit_train_batches": [Interval(Real, 0, None, closed="neither")],
+        "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "accelerator": [str],
+        "devices": [Interval(Integral, 1, None, closed="left"), str],
+        "precision": [str, Integral],
+        "checkpoint_dir": [str, Path, None],
+        "progress_bar": ["boolean"],
+    }
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class TrainConfig:
     """How a network is trained: optimizer, schedule, clipping, batches, epochs, stopping, device, checkpoints.
 
     Each default is declared here once; estimators and the CLI read them (`DEFAULT_TRAIN.max_epochs`).
+    Fields are checked by `validate()` when training starts (`train_constraints()` lists the allowed values).
     gradient_clip_val None or 0 trains without clipping. max_steps=-1: no step limit. patience: epochs
     without a lower validation loss before stopping (None: never stop early). checkpoint_dir: where
     `last.ckpt` is written after every epoch and resumed from by a later call with the same folder.
@@ -72,13 +81,17 @@ class TrainConfig:
     checkpoint_dir: str | Path | None = None
     progress_bar: bool = False
 
-    def __post_init__(self) -> None:
-        validate_parameter_constraints(TRAIN_CONSTRAINTS, asdict(self), caller_name="TrainConfig")
+    def validate(self) -> TrainConfig:
+        """Check every field (at training time, like an estimator's fit); returns self."""
+        from sklearn.utils._param_validation import validate_parameter_constraints
+
+        validate_parameter_constraints(train_constraints(), asdict(self), caller_name="TrainConfig")
+        return self
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TrainConfig:
         """The config named by the training fields among `params` (an estimator's get_params()); others ignored."""
-        return cls(**{k: v for k, v in params.items() if k in TRAIN_CONSTRAINTS})
+        return cls(**{k: v for k, v in params.items() if k in cls.__dataclass_fields__})
 
     def module_options(self) -> dict[str, Any]:
         """The settings ForecastModule reads (its optimizer and schedule)."""
@@ -123,15 +136,17 @@ def train(
     code). Ctrl-C comes back as KeyboardInterrupt; a NaN/inf loss as TrainingError.
     """
     import lightning as L
+    import torch
 
     from forecast.data.datamodule import WindowDataModule
     from forecast.models.lightning import ForecastModule, KeepBestWeights, fit_trainer, quiet_lightning
 
     started = time.perf_counter()
+    config.validate()
     has_val = val_windows is not None and len(val_windows) > 0
     if not has_val and (config.patience or config.lr_schedule == "plateau"):
-        raise TrainingError(f"patience={config.patience} and lr_schedule={config.lr_schedule!r} watch the "
-                            "validation loss, but there are no validation windows")
+        raise InputError(f"patience={config.patience} and lr_schedule={config.lr_schedule!r} watch the "
+                         "validation loss, but there are no validation windows")
     keep_best = KeepBestWeights()
     trainer_callbacks: list = [keep_best, *callbacks]
     if config.patience:
