@@ -249,4 +249,5 @@ class Preparation:
         if not (np.isfinite(scaler.center_).all() and np.isfinite(scaler.scale_).all()):
             raise InputError("model.json holds a scaler with non-finite values (NaN or infinity); the model "
                              "folder is damaged: save or retrain the model")
-        return cls(spec=spec, vocabularies=data["vocabularies"], series_ids=data["series_ids"], scaler_=scaler, **options)
+        return cls(spec=spec, vocabularies=data["vocabularies"], series_ids=data["series_ids"], scaler_=scaler,
+                   **options)

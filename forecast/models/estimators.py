@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -23,6 +22,7 @@ from forecast.data.transforms import SCALERS, TARGET_TRANSFORMS
 from forecast.data.windows import Windows
 from forecast.errors import InputError
 from forecast.models.base import Forecaster, forecasts_frame
+from forecast.models.inference import forecast_windows, network_from_state
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
 from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS, check_task
 from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train, train_constraints
@@ -34,33 +34,26 @@ _TRAIN_PARAMS = ("lr", "weight_decay", "optimizer", "lr_schedule", "gradient_cli
 
 
 class RNNForecaster(Forecaster):
-    """Recurrent (Elman RNN, GRU or LSTM) forecaster trained with Lightning.
+    """Recurrent (Elman RNN, GRU or LSTM) forecaster: `fit(frame, spec)`, `predict(frame, origin="last")`.
 
-    `fit(frame, spec)` learns from a time-indexed frame (long frames: one series per `spec.id_col` value);
-    `predict(frame, origin="last")` returns the forecasts frame in the data's original units.
-    Transforms (scaling, target transform, category vocabularies) are fit on the training rows only; the
-    last `val_size` of each series is held out for early stopping and model selection.
+    Long frames hold one series per `spec.id_col` value; forecasts come back in the data's units. Scaling,
+    target transform and vocabularies are fit on training rows only (`Preparation`); the last `val_size` of
+    each series is held out for early stopping and model selection.
+    head="transducer" trains on the next-H targets of every input step; head="direct" only from the final
+    state, can use known-future covariates, and allows normalize="last" (forecast the change from the
+    origin) and skip="linear" (LSTNet's highway): the recipe that beats LSTMa on ETTh1. task="quantile" adds
+    intervals (pinball loss); "direction" gives P(next value above the origin's); "event" P(next value >
+    event_threshold, in the target's units). min_lookback=m also uses windows with m..L-1 rows of history.
 
-    head="transducer" trains on the next-H targets of *every* input step; head="direct" trains only from the
-    final state and can use known-future covariates. With head="direct", normalize="last" forecasts the
-    change from the origin's value and skip="linear" adds a linear map of the lookback to the recurrent
-    head (LSTNet's highway): the recipe that beats the published LSTMa on ETTh1. task="quantile" adds
-    prediction intervals (pinball loss); task="direction" classifies whether the next value is above the
-    origin's (forecast = P(up)); task="event" whether it exceeds `event_threshold`, in the target's units
-    (forecast = P(event)). Series shorter than lookback + horizon are skipped (`skipped_series_`); with
-    min_lookback=m, windows with m..lookback-1 rows of history are used too, left-padded and packed.
+    Training parameters (lr ... checkpoint_dir) stay flat keyword parameters rather than a nested config,
+    so get_params/set_params/clone, searches, sweeps and saved model.json "params" work as before; their
+    defaults and checks come from `TrainConfig` (`DEFAULT_TRAIN`, `train_constraints()`), and `fit` builds
+    the TrainConfig from them. checkpoint_dir: `last.ckpt` after every epoch, resumed by a later fit with
+    the same folder (never saved with the model). progress_bar: on for interactive use.
 
-    The training parameters (lr ... checkpoint_dir) are flat keyword parameters, not a nested config: so
-    get_params/set_params/clone, grid searches, sweeps and saved model.json "params" keep working as
-    before. Their defaults and allowed values come from `TrainConfig` (`DEFAULT_TRAIN`, `TRAIN_CONSTRAINTS`)
-    and `fit` builds the TrainConfig from them. checkpoint_dir: `last.ckpt` is written there after every
-    epoch and a later fit with the same folder resumes from it (tensors and plain values only), ending
-    where an uninterrupted fit would; it is not saved with the model. progress_bar: on for interactive use.
-
-    Attributes after fit: network_ (on the CPU), network_config_, preparation_, spec_, scaler_,
-    vocabularies_, series_ids_, split_; history_ (per epoch: train_loss, val_loss, grad_norm, grad_norm_max,
-    lr); grad_norms_ (every step, before clipping); best_val_loss_ (its weights are kept), n_epochs_,
-    n_train_windows_, n_val_windows_, skipped_series_, fit_seconds_.
+    After fit: network_ (CPU), network_config_, preparation_ (spec_, scaler_, vocabularies_, series_ids_,
+    split_ come from it), history_ (per epoch), grad_norms_ (per step, before clipping), best_val_loss_,
+    n_epochs_, n_train_windows_, n_val_windows_, skipped_series_, fit_seconds_.
     """
 
     _parameter_constraints: dict = {
@@ -157,15 +150,12 @@ class RNNForecaster(Forecaster):
         self.progress_bar = progress_bar
         self.checkpoint_dir = checkpoint_dir
 
-
     def _network_config(self, windows: Windows) -> NetworkConfig:
         return NetworkConfig(
-            n_inputs=windows.n_inputs,
-            n_future=windows.n_future if self.head == "direct" else 0,
+            n_inputs=windows.n_inputs, n_future=windows.n_future if self.head == "direct" else 0,
             n_series=len(self.series_ids_) if self.series_embedding_dim else 0,
             category_sizes=tuple(len(self.vocabularies_[c]) for c in self.spec_.categorical),
-            **self._network_settings(),
-        )
+            **self._network_settings())
 
     def _network_settings(self) -> dict:
         """The network fields that follow from the parameters and the spec alone (checked again on load)."""
@@ -203,14 +193,14 @@ class RNNForecaster(Forecaster):
         started = time.perf_counter()
         prep = self._preparation(spec)
         data = prep.fit(frame, val_size=self.val_size, val_frame=val_frame)
-        self._set_prepared(prep, data, frame)
         if len(data.train) == 0:
             raise InputError(f"no training windows: every series is shorter than lookback + horizon "
                              f"({spec.lookback} + {spec.horizon}) after holding out val_size={self.val_size}")
-        if not self.n_val_windows_ and (self.patience or self.lr_schedule == "plateau"):
+        if not (data.val is not None and len(data.val)) and (self.patience or self.lr_schedule == "plateau"):
             raise InputError(
                 f"patience={self.patience} and lr_schedule={self.lr_schedule!r} watch the validation loss, but "
                 f"there are no validation windows (val_size={self.val_size}); raise val_size or drop them")
+        self._set_prepared(prep, data, frame)
         config = TrainConfig.from_params(self.get_params(deep=False))
         network_config = self._network_config(data.train)
         from forecast.models.lightning import ForecastModule  # Lightning: imported when training only
@@ -231,30 +221,25 @@ class RNNForecaster(Forecaster):
 
     def _set_prepared(self, prep: Preparation, data, frame: pd.DataFrame) -> None:
         """Learned attributes that come from the preparation (and the training frame's columns)."""
-        spec = prep.spec
-        self.preparation_, self.spec_, self.split_ = prep, spec, data.split
+        self.preparation_, self.spec_, self.split_ = prep, (spec := prep.spec), data.split
         self.scaler_, self.vocabularies_, self.series_ids_ = prep.scaler_, prep.vocabularies, prep.series_ids
         self.skipped_series_ = list(data.train.skipped)
-        self.n_train_windows_ = len(data.train)
-        self.n_val_windows_ = len(data.val) if data.val is not None else 0
-        self.feature_names_in_ = np.asarray(spec.columns, dtype=object)
-        self.n_features_in_ = len(spec.columns)
+        self.n_train_windows_, self.n_val_windows_ = len(data.train), len(data.val) if data.val is not None else 0
+        self.feature_names_in_, self.n_features_in_ = np.asarray(spec.columns, dtype=object), len(spec.columns)
         self.dtypes_ = {c: str(frame[c].dtype) for c in spec.columns}
 
     def predict(self, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last",
                 future: pd.DataFrame | None = None, batch_size: int = 4096) -> pd.DataFrame:
         """Forecasts frame for `frame`: from each series' last row ('last'), every origin ('all'), or a date.
 
-        Only rows up to each origin are read (and, for known-future columns, their next H rows). Series too
-        short for the lookback, or with missing values in their last window, are skipped and listed in
-        `result.attrs["skipped"]`. A model with known_future columns needs their values for the H rows after
-        the data: pass them as `future`, a time-indexed frame (with the id column for panels). With
-        origin="all", origins whose known-future values are missing are left out.
+        Reads only rows up to each origin (known-future columns: their next H rows, given for the rows after
+        the data as `future`, a time-indexed frame). Skipped series are listed in `result.attrs["skipped"]`.
         """
         check_is_fitted(self, "network_")
         self.check_columns(frame)
         data = self.preparation_.prediction_windows(frame, origin=origin, future=future)
-        values = self._forward(data.windows, batch_size)  # [N, H, T, Q] scaled / [N, 1, 1, 1] probability
+        values = forecast_windows(self.network_, data.windows, self.preparation_.training_series(data.panel),
+                                  classify=self.task in CLASSIFY_TASKS, batch_size=batch_size)  # [N, H, T, Q]
         if self.task == "quantile":
             # Separate outputs may cross; sorting them (monotone rearrangement) never raises the pinball loss.
             values = np.sort(values, axis=-1)
@@ -268,25 +253,6 @@ class RNNForecaster(Forecaster):
         )
         result.attrs["skipped"] = data.skipped
         return result
-
-    @torch.no_grad()
-    def _forward(self, windows: Windows, batch_size: int) -> np.ndarray:
-        net = self.network_.eval()
-        to_training = self.preparation_.training_series(windows.panel)
-        outs = []
-        for start in range(0, len(windows), batch_size):
-            idx = np.arange(start, min(start + batch_size, len(windows)))
-            batch = {k: torch.from_numpy(v) for k, v in windows.batch(idx).items() if k != "y"}
-            batch["series"] = torch.from_numpy(to_training[batch["series"].numpy()])
-            y = net.forecast(batch["x"], series=batch["series"], codes=batch.get("codes"),
-                             future=batch.get("future"), lengths=batch.get("lengths"))
-            if self.task in CLASSIFY_TASKS:
-                y = torch.softmax(y, dim=-1)[:, 1].reshape(-1, 1, 1, 1)  # [B, 2] -> [B, 1, 1, 1] P(up/event)
-            outs.append(y.float().numpy())
-        if not outs:
-            shape = (0, self.spec_.horizon, len(self.spec_.targets), self.network_config_.n_outputs)
-            return np.zeros(shape, dtype=np.float32)
-        return np.concatenate(outs).astype(np.float64)
 
     def save(self, path) -> None:
         """Write the model to folder `path`: safetensors weights + JSON metadata (no pickle)."""
@@ -317,22 +283,14 @@ class RNNForecaster(Forecaster):
         params["checkpoint_dir"] = None  # never resume into a folder named by a file
         model = cls(**params)
         model.spec_ = WindowSpec.from_dict(metadata["spec"])
-        net_cfg = dict(metadata["network"])
-        net_cfg["category_sizes"] = tuple(net_cfg["category_sizes"])
-        model.network_config_ = NetworkConfig(**net_cfg)
-        network = RecurrentNetwork(model.network_config_)
-        expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
-        found = {k: tuple(v.shape) for k, v in tensors.items()}
-        if expected != found:
-            raise InputError("model weights do not match the network described in model.json; the model "
-                             "folder is damaged: save it again")
+        net_cfg = metadata["network"]
+        model.network_ = network_from_state(net_cfg, tensors)  # refuses weights of another shape
+        model.network_config_ = model.network_.config
         disagree = [f"{k}={v!r} but network {k}={net_cfg.get(k)!r}"
                     for k, v in model._network_settings().items() if net_cfg.get(k) != v]
         if disagree:
             raise InputError(f"model.json params disagree with its network block ({'; '.join(disagree[:3])}); "
                              "the model folder is damaged: save or retrain the model")
-        network.load_state_dict(tensors)
-        model.network_ = network.eval()
         model._restore_common(metadata)
         model.preparation_ = model._preparation(model.spec_, metadata)  # model.json's vocabularies, ids, scaler
         model.scaler_ = model.preparation_.scaler_
