@@ -151,23 +151,12 @@ class Preparation:
                            future: pd.DataFrame | None = None) -> PredictionData:
         """Prepare `frame` for forecasting from `origin` ('last', 'all' or a date): H rows appended per series.
 
-        Origins whose known-future values are missing are left out with origin='all', an error otherwise.
+        Known-future values of the appended rows come from `future`; origins that lack them are kept here
+        (the model decides: `forecast.models.inference.with_known_future`).
         """
         spec = self.spec
         panel, raw_target = self.panel(frame, future_steps=spec.horizon, source="prediction frame", future=future)
         windows, skipped = forecast_windows(panel, spec, origin, min_lookback=self.shortest_history)
-        if spec.known_future and len(windows):
-            known = windows.future(slice(None))[:, :, : len(spec.known_future)]  # [N, H, K_known]
-            complete = np.isfinite(known).all(axis=(1, 2))
-            if origin == "all":
-                windows = windows.subset(complete)
-            elif not complete.all():
-                first = windows.origins[~complete][0]
-                raise InputError(
-                    f"prediction frame: known-future column(s) {list(spec.known_future)} have no values for the "
-                    f"{spec.horizon} row(s) after origin {panel.timestamps(np.array([first]))[0]}; pass them "
-                    "with predict(frame, future=...), a time-indexed frame holding those columns (CLI: --future FILE)"
-                )
         return PredictionData(panel, raw_target, windows, skipped)
 
     def _fill_future(self, panel: Panel, values: np.ndarray, future: pd.DataFrame) -> None:

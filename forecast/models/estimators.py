@@ -22,15 +22,15 @@ from forecast.data.transforms import SCALERS, TARGET_TRANSFORMS
 from forecast.data.windows import Windows
 from forecast.errors import InputError
 from forecast.models.base import Forecaster, forecasts_frame
-from forecast.models.inference import forecast_windows, network_from_state
+from forecast.models.inference import forecast_windows, network_from_state, with_known_future
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
 from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS, check_task
 from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train, train_constraints
 
-_TRAINING = train_constraints()
+_TRAINING = train_constraints()  # the checks of the parameters below, which make up the TrainConfig
 _TRAIN_PARAMS = ("lr", "weight_decay", "optimizer", "lr_schedule", "gradient_clip_val", "gradient_clip_algorithm",
                  "batch_size", "max_epochs", "patience", "accelerator", "devices", "precision", "progress_bar",
-                 "checkpoint_dir")  # the parameters that make up the TrainConfig
+                 "checkpoint_dir")
 
 
 class RNNForecaster(Forecaster):
@@ -174,7 +174,6 @@ class RNNForecaster(Forecaster):
                    "target_transform": self.target_transform, "min_lookback": self.min_lookback}
         return Preparation(**options) if fitted is None else Preparation.from_dict(fitted, **options)
 
-    # -- fit / predict ------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame, spec: WindowSpec, *, val_frame: pd.DataFrame | None = None,
             callbacks: list | None = None) -> RNNForecaster:
         """Train on `frame` (time-indexed; long frames need spec.id_col). Returns self.
@@ -237,7 +236,8 @@ class RNNForecaster(Forecaster):
         """
         check_is_fitted(self, "network_")
         self.check_columns(frame)
-        data = self.preparation_.prediction_windows(frame, origin=origin, future=future)
+        data = with_known_future(self.preparation_.prediction_windows(frame, origin=origin, future=future),
+                                 self.spec_, origin)
         values = forecast_windows(self.network_, data.windows, self.preparation_.training_series(data.panel),
                                   classify=self.task in CLASSIFY_TASKS, batch_size=batch_size)  # [N, H, T, Q]
         if self.task == "quantile":
