@@ -12,6 +12,7 @@ from forecast import datasets
 from forecast.config import WindowSpec
 from forecast.io import save_figure, write_table
 from forecast.models.estimators import RNNForecaster
+from forecast.models.training import DEFAULT_TRAIN
 
 DEMO_SPEC = WindowSpec(target="temp_max", lookback=30, horizon=1, features=("precipitation", "temp_min", "wind"))
 
@@ -21,7 +22,7 @@ def run_demo(
     *,
     frame: pd.DataFrame | None = None,
     test_size: float = 0.2,
-    max_epochs: int = 20,
+    max_epochs: int = DEFAULT_TRAIN.max_epochs,
     seed: int = 42,
     progress_bar: bool = True,
     plots: bool = True,
@@ -37,7 +38,7 @@ def run_demo(
     cut = int((1.0 - test_size) * len(frame))
     test_start = frame.index[cut]
     model = RNNForecaster(cell="lstm", hidden_size=64, num_layers=2, lr=1e-3, batch_size=64,
-                          max_epochs=max_epochs, gradient_clip_val=1.0, seed=seed, progress_bar=progress_bar)
+                          max_epochs=max_epochs, seed=seed, progress_bar=progress_bar)  # clipping on: the default
     model.fit(frame.iloc[:cut], spec)  # the test rows are never seen in training
 
     # One-step forecasts from true history: origin t reads rows up to t only.

@@ -30,11 +30,12 @@ import pandas as pd
 
 from forecast.config import WindowSpec
 from forecast.data.panel import Panel, build_panel, fit_vocabularies
+from forecast.data.reuse import reusing_panels
 from forecast.data.windows import make_windows
 from forecast.errors import InputError
 from forecast.io import atomic_path, write_table
-from forecast.leaderboard import build_leaderboard, summarize, write_leaderboard
-from forecast.metrics import quantile_columns, score_forecasts
+from forecast.leaderboard import rank_joined, summarize, write_leaderboard
+from forecast.metrics import join_actuals, quantile_columns, score_joined
 from forecast.models import registry
 
 Task = Literal["regression", "direction"]
@@ -361,12 +362,15 @@ def backtest(
     context = dict(frame=frame, spec=spec, panel=panel, planned=planned, cut=cut, task=task, benchmark=benchmark,
                    season=season, refit_every=refit_every, n_blocks=len(blocks),
                    transform=params.get("target_transform"))
+    # Every model gets the same frame slices, so each slice's panel is built once (forecast.data.reuse);
+    # with many refits the slices are cut per fit instead, to keep memory at one frame's worth.
+    slices = _BlockSlices(frame, spec, panel, keep=len(blocks) <= _REUSED_BLOCKS)
     with tqdm(total=len(named) * len(blocks), desc="backtest", unit="fit", file=sys.stderr,
-              disable=not progress, dynamic_ncols=True) as bar:
+              disable=not progress, dynamic_ncols=True) as bar, reusing_panels(4 * _REUSED_BLOCKS):
         for done, name in enumerate(order, start=1):
             for k, block in enumerate(blocks):
                 bar.set_postfix_str(f"{name} {k + 1}/{len(blocks)}")
-                forecasts, record = _fit_and_forecast(named[name], frame, spec, panel, block, predict_each_origin)
+                forecasts, record = _fit_and_forecast(named[name], slices, block, predict_each_origin)
                 in_block = planned[planned["_date"].between(block[0], block[-1])]
                 parts.append(_align(forecasts, in_block, panel, spec, name).assign(model=name))
                 refits.append({"model": name, "refit": k, **record, "n_origins": len(in_block)})
@@ -397,15 +401,14 @@ def _assemble(parts: list[pd.DataFrame], refits: list[dict[str, Any]], names: li
     actuals = _direction_actuals(panel, spec) if task == "direction" else frame
     score_task = "classification" if task == "direction" else "regression"
     target = spec.targets[0] if len(spec.targets) == 1 else None
-    scores = score_forecasts(stacked, actuals, target=target, id_col=spec.id_col, season=season, task=score_task)
+    # One join of forecasts and actuals serves the scores and the leaderboard.
+    joined = join_actuals(stacked, actuals, target=target, id_col=spec.id_col, season=season)
+    scores = score_joined(joined, score_task)
     refit_frame = pd.DataFrame(refits)
     timings = refit_frame.groupby("model", sort=False).agg(
         fit_seconds=("fit_seconds", "sum"), predict_seconds=("predict_seconds", "sum"), n_fits=("refit", "size"),
     ).reset_index()
-    board = build_leaderboard(
-        stacked, actuals, target=target, id_col=spec.id_col, benchmark=benchmark, season=season,
-        timings=timings, task=score_task,
-    )
+    board = rank_joined(joined, scores, benchmark=benchmark, timings=timings, task=score_task)
     test_start_stamp = _stamp(panel, cut)
     context = (
         f"Backtest of {len(names)} models on {len(common)} origins "
@@ -444,13 +447,33 @@ def _registry_name_of(models: ModelsArg, label: str) -> str | None:
     return next((m for lab, m in pairs if isinstance(m, str) and str(lab or m) == label), None)
 
 
+_REUSED_BLOCKS = 16  # up to this many refit blocks, their frame slices are kept and shared by all models
+
+
+class _BlockSlices:
+    """`frame` cut at a date (rows up to it), the same object for every model when `keep`."""
+
+    def __init__(self, frame: pd.DataFrame, spec: WindowSpec, panel: Panel, *, keep: bool) -> None:
+        self.frame, self.spec, self.panel, self.keep = frame, spec, panel, keep
+        self._cuts: dict[Any, pd.DataFrame] = {}
+
+    def upto(self, date: np.datetime64) -> tuple[pd.Timestamp, pd.DataFrame]:
+        at = _stamp(self.panel, date)
+        if at in self._cuts:
+            return at, self._cuts[at]
+        cut = self.frame[self.frame.index <= at]
+        if self.keep:
+            self._cuts[at] = cut
+        return at, cut
+
+
 def _fit_and_forecast(
-    template: Any, frame: pd.DataFrame, spec: WindowSpec, panel: Panel, block: np.ndarray, each_origin: bool
+    template: Any, slices: _BlockSlices, block: np.ndarray, each_origin: bool
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Fit a fresh copy of `template` on the rows up to the block's first origin, forecast the block's
     origins from the rows up to its last one (or, with `each_origin`, from the rows up to each)."""
-    first, last = _stamp(panel, block[0]), _stamp(panel, block[-1])
-    train = frame[frame.index <= first]
+    spec, last = slices.spec, _stamp(slices.panel, block[-1])
+    first, train = slices.upto(block[0])
     model = _fresh(template)
     started = time.perf_counter()
     model.fit(train, spec)
@@ -458,12 +481,12 @@ def _fit_and_forecast(
     if each_origin:
         parts = []
         for date in block:
-            at = _stamp(panel, date)
-            out = model.predict(frame[frame.index <= at], origin="last")
+            at, history = slices.upto(date)
+            out = model.predict(history, origin="last")
             parts.append(out[_as_ns(out["origin"]) == at])
         forecasts = pd.concat(parts, ignore_index=True)
     else:
-        forecasts = model.predict(frame[frame.index <= last], origin="all")
+        forecasts = model.predict(slices.upto(block[-1])[1], origin="all")
     done = time.perf_counter()
     return forecasts, {"fit_end": train.index.max(), "first_origin": first, "last_origin": last,
                        "fit_seconds": fitted - started, "predict_seconds": done - fitted}

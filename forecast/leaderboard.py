@@ -153,7 +153,22 @@ def build_leaderboard(
     joined = join_actuals(
         forecasts, actuals, target=target, id_col=id_col, season=season, train_end=train_end
     )
-    scores = score_joined(joined, task)
+    return rank_joined(joined, score_joined(joined, task), benchmark=benchmark, timings=timings,
+                       sort_by=sort_by, loss=loss, task=task)
+
+
+def rank_joined(
+    joined: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    benchmark: str = "naive",
+    timings: pd.DataFrame | Mapping[str, Mapping[str, float]] | None = None,
+    sort_by: str | None = None,
+    loss: Loss | None = None,
+    task: Task = "regression",
+) -> pd.DataFrame:
+    """`build_leaderboard` from forecasts already joined to their actuals (`join_actuals`) and scored
+    (`score_joined`), so a backtest joins once for its scores and its leaderboard."""
     sort_by = sort_by or ("brier" if task == "classification" else "mase")
     overall = scores[scores["step"].isna()].drop(columns="step")
     if sort_by not in overall.columns:

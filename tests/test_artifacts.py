@@ -143,3 +143,22 @@ def test_saving_over_an_existing_model_replaces_it(fitted, saved, frame):
     other.save(saved)
     pd.testing.assert_frame_equal(load_model(saved).predict(frame), other.predict(frame))
     assert sorted(p.name for p in saved.parent.iterdir()) == ["model"]  # no temporary folder left behind
+
+
+def test_model_folder_saved_before_the_redesign_still_loads_and_predicts_the_same():
+    """tests/data/legacy_rnn_v1 was saved by the code before issue 15 split out training and preparation."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from forecast.artifacts import load_model
+
+    folder = Path(__file__).parent / "data" / "legacy_rnn_v1"
+    frame = pd.read_csv(folder / "frame.csv", index_col="timestamp", parse_dates=True)
+    expected = pd.read_csv(folder / "forecasts.csv")
+    model = load_model(folder / "model")
+    got = model.predict(frame, origin="all")
+    got = got.assign(origin=got["origin"].astype(str), timestamp=got["timestamp"].astype(str))
+    expected = expected.assign(id=expected["id"].astype(str))
+    pd.testing.assert_frame_equal(got.reset_index(drop=True).astype({"id": str}), expected, check_dtype=False,
+                                  rtol=1e-6)

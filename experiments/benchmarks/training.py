@@ -119,10 +119,7 @@ def training_tensors(frame) -> tuple[torch.Tensor, torch.Tensor]:
     model = RNNForecaster(**{**model_params(argparse.Namespace(
         batch_size=64, epochs=1, progress_bar=False, device="cpu", precision="32-true")), "max_epochs": 1})
     model._validate_params()
-    model.spec_ = SPEC
-    model.vocabularies_, model.series_ids_ = {}, [None]
-    panel, _ = model._prepare(frame, future_steps=0, source="benchmark", fit_val_size=0.0)
-    windows = model.split_.windows(panel, SPEC, "train")
+    windows = model._preparation(SPEC).fit(frame, val_size=0.0).train
     batch = windows.batch(np.arange(len(windows)))
     return torch.from_numpy(batch["x"]), torch.from_numpy(batch["y"])  # [N, L, F], [N, H, T]
 

@@ -7,18 +7,15 @@ All forecasts are [N, H, T] float64 arrays: N windows, H steps, T target columns
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 
-import lightning as L
 import numpy as np
 import torch
 from sklearn.linear_model import Ridge
 
-from forecast.data.datamodule import WindowDataModule
 from forecast.data.windows import Windows
-from forecast.models.lightning import ForecastModule, KeepBestWeights, fit_trainer, quiet_lightning
 from forecast.models.networks import NetworkConfig, RecurrentNetwork
+from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train
 
 
 def _target_inputs(windows: Windows) -> np.ndarray:
@@ -94,7 +91,7 @@ class RecurrentSettings:
     batch_size: int = 256
     max_epochs: int = 12
     patience: int = 3
-    gradient_clip_val: float = 1.0
+    gradient_clip_val: float = DEFAULT_TRAIN.gradient_clip_val
     limit_train_batches: int | float = 1.0
 
     def to_dict(self) -> dict:
@@ -113,38 +110,23 @@ class RecurrentFit:
     history: list[dict[str, float]]
 
 
-def fit_recurrent(cell: str, settings: RecurrentSettings, train: Windows, val: Windows, *, seed: int = 0) -> RecurrentFit:
-    """Train an Elman RNN / GRU / LSTM on `train`, early-stopping on the MSE of `val`; best weights kept."""
-    spec = train.spec
+def fit_recurrent(cell: str, settings: RecurrentSettings, train_windows: Windows, val: Windows, *,
+                  seed: int = 0) -> RecurrentFit:
+    """Train an Elman RNN / GRU / LSTM on `train_windows`, early-stopping on the MSE of `val`; best weights kept."""
+    spec = train_windows.spec
     config = NetworkConfig(
-        n_inputs=train.n_inputs, n_targets=len(spec.targets), horizon=spec.horizon, cell=cell,
+        n_inputs=train_windows.n_inputs, n_targets=len(spec.targets), horizon=spec.horizon, cell=cell,
         hidden_size=settings.hidden_size, num_layers=settings.num_layers, dropout=settings.dropout,
         head="direct", normalize=settings.normalize, skip=settings.skip, lookback=spec.lookback,
     )
-    started = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):  # seed locally, leave the caller's RNG state alone
-        torch.manual_seed(seed)
-        network = RecurrentNetwork(config)
-        module = ForecastModule(network, loss="mse", lr=settings.lr, weight_decay=settings.weight_decay,
-                                optimizer="adam", max_epochs=settings.max_epochs)
-        best = KeepBestWeights()
-        quiet_lightning()
-        trainer = L.Trainer(
-            max_epochs=settings.max_epochs, accelerator="cpu", devices=1,
-            gradient_clip_val=settings.gradient_clip_val or None,
-            callbacks=[best, L.pytorch.callbacks.EarlyStopping("val_loss", patience=settings.patience)],
-            limit_train_batches=settings.limit_train_batches,
-            logger=False, enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=False,
-            num_sanity_val_steps=0,
-        )
-        data = WindowDataModule(train=train, val=val, batch_size=settings.batch_size, seed=seed)
-        fit_trainer(trainer, module, datamodule=data)
-    if best.best_state is not None:
-        network.load_state_dict(best.best_state)
-    val_losses = [row.get("val_loss", float("inf")) for row in best.history]
-    best_epoch = best.history[val_losses.index(min(val_losses))]["epoch"] if best.history else -1
-    return RecurrentFit(network.eval(), best.best_loss, best_epoch, trainer.current_epoch,
-                        time.perf_counter() - started, best.history)
+    recipe = TrainConfig(optimizer="adam", lr=settings.lr, weight_decay=settings.weight_decay,
+                         batch_size=settings.batch_size, max_epochs=settings.max_epochs, patience=settings.patience,
+                         gradient_clip_val=settings.gradient_clip_val,
+                         limit_train_batches=settings.limit_train_batches)
+    fit = train(lambda: RecurrentNetwork(config), train_windows, val, recipe, seed=seed)
+    best_loss = fit.best_val_loss if fit.best_val_loss is not None else float("inf")
+    best_epoch = fit.best_epoch if fit.best_epoch is not None else -1
+    return RecurrentFit(fit.network, best_loss, best_epoch, fit.epochs, fit.seconds, fit.history)
 
 
 @torch.no_grad()

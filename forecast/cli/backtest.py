@@ -18,6 +18,7 @@ from forecast.cli.common import (
     show_progress,
 )
 from forecast.errors import InputError
+from forecast.models.training import DEFAULT_TRAIN
 
 EXAMPLE = """examples:
   forecast backtest seattle-weather --target temp_max --features precipitation,temp_min,wind \\
@@ -70,7 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refit-every", type=positive_int, metavar="K",
                    help="refit every K origins on an expanding window (default: fit once before the test)")
     p.add_argument("--stride", type=positive_int, default=1, help="forecast from every Nth origin (default 1)")
-    p.add_argument("--epochs", type=positive_int, default=20, help="maximum training epochs of RNNs (default 20)")
+    p.add_argument("--epochs", type=positive_int, default=DEFAULT_TRAIN.max_epochs,
+                   help=f"maximum training epochs of RNNs (default {DEFAULT_TRAIN.max_epochs})")
     p.add_argument("--hidden-size", type=positive_int, help="hidden units of RNNs (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--target-transform", choices=("none", "log", "diff", "pct_change", "log_return"),

@@ -17,6 +17,7 @@ from forecast.cli.common import (
     read,
     show_progress,
 )
+from forecast.models.training import DEFAULT_TRAIN
 
 EXAMPLE = """examples:
   forecast fit seattle-weather --target temp_max --features precipitation,wind --calendar dayofyear \\
@@ -54,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="lstm", help="registered model name: lstm, gru or rnn (default lstm)")
     p.add_argument("--lookback", type=positive_int, default=30, help="input window length (default 30)")
     p.add_argument("--horizon", type=positive_int, default=1, help="steps to forecast (default 1)")
-    p.add_argument("--epochs", type=positive_int, help="maximum training epochs (default 20)")
+    p.add_argument("--epochs", type=positive_int, help=f"maximum training epochs (default {DEFAULT_TRAIN.max_epochs})")
     p.add_argument("--hidden-size", type=positive_int, help="hidden units per layer (default 64)")
     p.add_argument("--layers", type=positive_int, help="stacked recurrent layers (default 1)")
     p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")

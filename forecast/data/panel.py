@@ -15,6 +15,7 @@ import pandas as pd
 
 from forecast.config import WindowSpec
 from forecast.data.gaps import find_gaps, infer_step, regularize
+from forecast.data.reuse import reused
 from forecast.errors import InputError
 
 # Calendar features as name -> function of a (local wall-clock) DatetimeIndex -> (position, period).
@@ -110,6 +111,7 @@ def check_frame(frame: pd.DataFrame, spec: WindowSpec, *, source: str = "frame")
             raise InputError(f"{source}: column {col!r} must be numeric, found dtype {frame[col].dtype}")
 
 
+@reused  # one panel per frame slice inside a backtest (forecast.data.reuse)
 def build_panel(
     frame: pd.DataFrame,
     spec: WindowSpec,

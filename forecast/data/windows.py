@@ -21,10 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from forecast.config import WindowSpec
 from forecast.data.panel import Panel, calendar_columns
+from forecast.errors import InputError
 
 
 def origin_range(
@@ -189,6 +191,24 @@ class Windows:
         return Windows(self.panel, self.spec, self.origins[mask], self.skipped, self.min_lookback)
 
 
+@dataclass
+class ArrayWindows:
+    """Windows already cut into arrays, with the `len()` / `batch(idx)` of `Windows` (what training reads).
+
+    x: [N, L, F] inputs; y: [N, H, T] targets. For estimators that take windows as arrays (RNNStateFeatures).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def batch(self, idx: np.ndarray | slice) -> dict[str, np.ndarray]:
+        """{"x": [B, L, F], "y": [B, H, T]} of windows `idx` (one fancy index each)."""
+        return {"x": self.x[idx], "y": self.y[idx]}
+
+
 def make_windows(
     panel: Panel,
     spec: WindowSpec,
@@ -228,13 +248,13 @@ def make_windows(
     skipped = [panel.series[s] for s in np.flatnonzero(panel.n_observed < needed)]
     windows = Windows(panel, spec, origins, skipped, min_lookback)
     if require_finite and len(origins):  # NaN inputs (or targets) would poison a batch's loss
-        ok = _finite_windows(panel, windows, require_targets)
+        ok = finite_windows(panel, windows, require_targets)
         if not ok.all():
             windows = windows.subset(ok)
     return windows
 
 
-def _finite_windows(panel: Panel, windows: Windows, with_targets: bool, chunk: int = 1 << 15) -> np.ndarray:
+def finite_windows(panel: Panel, windows: Windows, with_targets: bool, chunk: int = 1 << 15) -> np.ndarray:
     """[N] True where every value a window reads is finite.
 
     O(N) with prefix counts of bad rows; origins are taken in chunks so the temporaries stay small
@@ -276,3 +296,44 @@ def _bad_rows(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
     for c in columns:
         bad |= ~np.isfinite(values[:, c])
     return bad
+
+
+def select_origins(panel: Panel, origins: np.ndarray, origin: str | pd.Timestamp) -> np.ndarray:
+    """Keep the origins asked for: 'last' per series, 'all', or the one at a date in each series."""
+    if len(origins) == 0:
+        return origins
+    if origin == "all":
+        return origins
+    series_idx = np.searchsorted(panel.offsets, origins, side="right") - 1
+    if origin == "last":
+        is_last = np.r_[series_idx[1:] != series_idx[:-1], True]
+        return origins[is_last]
+    try:
+        stamp = pd.Timestamp(origin)
+    except (TypeError, ValueError):
+        raise InputError(f"origin must be 'last', 'all' or a date, got {origin!r}") from None
+    times = panel.timestamps(origins)
+    if stamp.tz is None and times.tz is not None:
+        stamp = stamp.tz_localize(times.tz)
+    keep = origins[times == stamp]
+    if len(keep) == 0:
+        raise InputError(f"no series has a forecast origin at {stamp} (with a full lookback before it)")
+    return keep
+
+
+def forecast_windows(panel: Panel, spec: WindowSpec, origin: str | pd.Timestamp = "last", *,
+                     min_lookback: int | None = None) -> tuple[Windows, list[str]]:
+    """Windows to forecast from at `origin` ('last', 'all' or a date), with finite inputs, and the skipped series.
+
+    Skipped: series too short for a window, plus (origin='last') series whose last window has gaps. The
+    windows are made once; the finite ones are a subset of them.
+    """
+    every = make_windows(panel, spec, require_targets=False, require_finite=False, min_lookback=min_lookback)
+    finite = every.subset(finite_windows(panel, every, with_targets=False)) if len(every) else every
+    chosen = Windows(panel, spec, select_origins(panel, finite.origins, origin), every.skipped, min_lookback)
+    skipped = set(every.skipped)
+    if origin == "last":
+        missing = np.setdiff1d(select_origins(panel, every.origins, "last"), chosen.origins)
+        series = np.searchsorted(panel.offsets, missing, side="right") - 1
+        skipped |= set(np.asarray(panel.series, dtype=object)[series].tolist())
+    return chosen, sorted(map(str, skipped))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,14 +17,14 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from forecast.config import WindowSpec
-from forecast.data.datamodule import WindowDataModule
 from forecast.data.panel import Panel, build_panel
 from forecast.data.splits import Split, time_split
 from forecast.data.transforms import ColumnScaler
 from forecast.data.windows import Windows
 from forecast.io import atomic_path, save_figure
-from forecast.models.lightning import ForecastModule, fit_trainer, quiet_lightning
+from forecast.models.lightning import ForecastModule
 from forecast.models.networks import NetworkConfig, RecurrentNetwork
+from forecast.models.training import DEFAULT_TRAIN, TrainConfig, TrainResult, train
 
 CELL_LABELS = {"rnn": "Elman RNN", "gru": "GRU", "lstm": "LSTM"}
 CELL_COLORS = {"rnn": "tab:red", "gru": "tab:green", "lstm": "tab:blue"}
@@ -148,50 +147,18 @@ def fit_classifier(network: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
     return history
 
 
-class KeepBestWeights(L.Callback):
-    """Remembers the network weights of the epoch with the lowest validation loss (model selection)."""
-
-    def __init__(self) -> None:
-        self.best_loss = float("inf")
-        self.best_epoch: int | None = None
-        self.best_state: dict | None = None
-
-    def on_validation_epoch_end(self, trainer: L.Trainer, module: ForecastModule) -> None:
-        loss = trainer.callback_metrics.get("val_loss")
-        if loss is not None and float(loss) < self.best_loss:
-            self.best_loss, self.best_epoch = float(loss), trainer.current_epoch
-            self.best_state = {k: v.detach().clone() for k, v in module.network.state_dict().items()}
-
-    def restore(self, module: ForecastModule) -> ForecastModule:
-        """Load the best weights back into `module` (no-op when no validation ran)."""
-        if self.best_state is not None:
-            module.network.load_state_dict(self.best_state)
-        return module
-
-
-def lightning_fit(module: ForecastModule, train: Windows, val: Windows | None = None, *, epochs: int,
-                  batch_size: int = 64, seed: int = 0, callbacks: Sequence[L.Callback] = (),
+def lightning_fit(module: ForecastModule, train_windows: Windows, val: Windows | None = None, *, epochs: int,
+                  batch_size: int = DEFAULT_TRAIN.batch_size, seed: int = 0, callbacks: Sequence[L.Callback] = (),
                   gradient_clip_val: float | None = None, gradient_clip_algorithm: str = "norm",
-                  max_steps: int = -1) -> ForecastModule:
-    """Train `module` on window sets with the toolkit's own path: Lightning Trainer + WindowDataModule."""
-    quiet_lightning()
-    trainer = L.Trainer(
-        max_epochs=epochs, max_steps=max_steps, accelerator="cpu", devices=1, logger=False,
-        enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=False,
-        num_sanity_val_steps=0, callbacks=list(callbacks), gradient_clip_val=gradient_clip_val,
-        gradient_clip_algorithm=gradient_clip_algorithm, deterministic=False,
-    )
-    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-        # Two notices that say nothing about these runs: a Lightning-internal deprecation, and the
-        # empty validation loader of a run without validation windows.
-        warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
-        warnings.filterwarnings("ignore", message=r".*Total length of .* across ranks is zero.*")
-        torch.manual_seed(seed)
-        data = WindowDataModule(train=train, val=val if val is not None and len(val) else None,
-                                batch_size=batch_size, seed=seed)
-        fit_trainer(trainer, module, datamodule=data)
-    module.network.eval()
-    return module
+                  max_steps: int = -1) -> TrainResult:
+    """Train `module` with the toolkit's one training path (`forecast.models.training.train`).
+
+    The lectures train without clipping unless a variant asks for it; with `val`, the best epoch's weights
+    are restored (`result.best_epoch` says which).
+    """
+    config = TrainConfig(max_epochs=epochs, max_steps=max_steps, batch_size=batch_size,
+                         gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm)
+    return train(module, train_windows, val, config, seed=seed, callbacks=callbacks)
 
 
 # -- output -----------------------------------------------------------------------------------------------

@@ -29,7 +29,6 @@ from forecast.config import WindowSpec
 from forecast.data.returns import log_returns
 from forecast.lectures.common import (
     CELL_LABELS,
-    KeepBestWeights,
     PreparedData,
     lightning_fit,
     make_network,
@@ -91,15 +90,15 @@ def compare(data: PreparedData, cells: tuple[str, ...], *, hidden: int, epochs: 
                                                                        data, truth)
     for cell in cells:
         net = make_network(cell, x_tr.shape[-1], hidden, seed=seed)
-        module, best = ForecastModule(net, lr=1e-3, max_epochs=epochs), KeepBestWeights()
-        lightning_fit(module, data.train, data.val, epochs=epochs, seed=seed, callbacks=[best])
-        best.restore(module)  # the epoch with the lowest validation loss, as Ridge's alpha is picked on val
+        # The epoch with the lowest validation loss is kept, as Ridge's alpha is picked on val.
+        fit = lightning_fit(ForecastModule(net, lr=1e-3, max_epochs=epochs), data.train, data.val, epochs=epochs,
+                            seed=seed)
         with torch.no_grad():
             head = data.unscale_target(net.forecast(x_te)[:, 0, 0, 0].numpy())
             states = [net.final_state(x).numpy() for x in (x_tr, x_va, x_te)]  # each [N, hidden]
         mae, alpha = ridge_mae(states[0], y_tr, states[1], y_va, states[2], data, truth)
         result[cell] = {"rnn_head": float(mean_absolute_error(truth, head)), "ridge_on_state": mae,
-                        "ridge_on_state_alpha": alpha, "best_epoch": best.best_epoch}
+                        "ridge_on_state_alpha": alpha, "best_epoch": fit.best_epoch}
     return result
 
 

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator
 
 from forecast.config import WindowSpec
 from forecast.data.panel import Panel
+from forecast.data.windows import select_origins  # noqa: F401  (re-exported: it lived here)
 from forecast.errors import InputError
 
 ORIGIN_CHOICES = ("last", "all")
@@ -63,29 +64,6 @@ def forecasts_frame(
     else:
         data["forecast"] = flat[:, 0]
     return pd.DataFrame(data)
-
-
-def select_origins(panel: Panel, origins: np.ndarray, origin: str | pd.Timestamp) -> np.ndarray:
-    """Keep the origins asked for: 'last' per series, 'all', or the one at a date in each series."""
-    if len(origins) == 0:
-        return origins
-    if origin == "all":
-        return origins
-    series_idx = np.searchsorted(panel.offsets, origins, side="right") - 1
-    if origin == "last":
-        is_last = np.r_[series_idx[1:] != series_idx[:-1], True]
-        return origins[is_last]
-    try:
-        stamp = pd.Timestamp(origin)
-    except (TypeError, ValueError):
-        raise InputError(f"origin must be 'last', 'all' or a date, got {origin!r}") from None
-    times = panel.timestamps(origins)
-    if stamp.tz is None and times.tz is not None:
-        stamp = stamp.tz_localize(times.tz)
-    keep = origins[times == stamp]
-    if len(keep) == 0:
-        raise InputError(f"no series has a forecast origin at {stamp} (with a full lookback before it)")
-    return keep
 
 
 class Forecaster(BaseEstimator):

@@ -262,8 +262,9 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     # Batches are one fancy index over in-memory arrays, so loader worker processes would only add overhead.
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-    # Fits without validation windows (RNNStateFeatures, val_size=0) skip the loop on purpose.
+    # Fits without validation windows (RNNStateFeatures, val_size=0, lectures) skip the loop on purpose.
     warnings.filterwarnings("ignore", message=r".*defined a `validation_step` but have no `val_dataloader`")
+    warnings.filterwarnings("ignore", message=r".*Total length of .* across ranks is zero.*")
     # ForecastModule moves its flat batches itself, whichever DataModule feeds it.
     warnings.filterwarnings("ignore", message=r".*overridden `transfer_batch_to_device`.*")
 

@@ -17,26 +17,16 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
 from forecast.data.panel import Panel
-from forecast.data.windows import Windows
+from forecast.data.windows import ArrayWindows, Windows
 from forecast.errors import InputError
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
+from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train, train_constraints
 from forecast.models.windowed import WindowedForecaster
 
-
-class _ArrayBatches(Dataset):
-    """Whole batches of (x [B, L, F], y [B, 1, K]) gathered by one fancy index per batch."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, idx: list[int]) -> dict[str, torch.Tensor]:
-        return {"x": self.x[idx], "y": self.y[idx]}
+_TRAINING = train_constraints()
+_TRAIN_PARAMS = ("lr", "weight_decay", "batch_size", "max_epochs", "gradient_clip_val", "accelerator", "progress_bar")
 
 
 class RNNStateFeatures(TransformerMixin, BaseEstimator):
@@ -69,14 +59,8 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "lookback": [Interval(Integral, 1, None, closed="left"), None],
         "include_cell": ["boolean"],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "gradient_clip_val": [Interval(Real, 0, None, closed="left"), None],
+        **{name: _TRAINING[name] for name in _TRAIN_PARAMS},
         "seed": [Interval(Integral, 0, None, closed="left")],
-        "accelerator": [str],
-        "progress_bar": ["boolean"],
         "encoder": [HasMethods(["predict"]), None],
     }
 
@@ -90,13 +74,13 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         lookback: int | None = None,
         include_cell: bool = False,
         lr: float = 3e-3,
-        weight_decay: float = 0.0,
-        batch_size: int = 64,
-        max_epochs: int = 20,
-        gradient_clip_val: float | None = 1.0,
+        weight_decay: float = DEFAULT_TRAIN.weight_decay,
+        batch_size: int = DEFAULT_TRAIN.batch_size,
+        max_epochs: int = DEFAULT_TRAIN.max_epochs,
+        gradient_clip_val: float | None = DEFAULT_TRAIN.gradient_clip_val,
         seed: int = 0,
-        accelerator: str = "cpu",
-        progress_bar: bool = False,
+        accelerator: str = DEFAULT_TRAIN.accelerator,
+        progress_bar: bool = DEFAULT_TRAIN.progress_bar,
         encoder=None,
     ) -> None:
         self.cell = cell
@@ -153,29 +137,13 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         self.y_mean_, self.y_scale_ = target.mean(axis=0), _safe_std(target)
         xs = (x - self.x_mean_) / self.x_scale_
         ys = ((target - self.y_mean_) / self.y_scale_)[:, None, :]  # [n, k] -> [n, 1, k]
-        import lightning as L  # imported when training, so transform/predict start fast
-
-        from forecast.models.lightning import ForecastModule, fit_trainer, quiet_lightning
-
-        with torch.random.fork_rng(devices=[]):  # seed locally, leave the caller's RNG state alone
-            torch.manual_seed(self.seed)
-            config = NetworkConfig(
-                n_inputs=x.shape[2], n_targets=ys.shape[2], horizon=1, cell=self.cell,
-                hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout, head="direct",
-            )
-            network = RecurrentNetwork(config)
-            module = ForecastModule(network, lr=self.lr, weight_decay=self.weight_decay, max_epochs=self.max_epochs)
-            data = _ArrayBatches(xs.astype(np.float32), ys.astype(np.float32))
-            sampler = RandomSampler(data, generator=torch.Generator().manual_seed(self.seed))
-            loader = DataLoader(data, sampler=BatchSampler(sampler, self.batch_size, drop_last=False), batch_size=None)
-            quiet_lightning()
-            trainer = L.Trainer(
-                max_epochs=self.max_epochs, accelerator=self.accelerator, devices=1,
-                gradient_clip_val=self.gradient_clip_val or None, logger=False, enable_checkpointing=False,
-                enable_model_summary=False, enable_progress_bar=self.progress_bar, num_sanity_val_steps=0,
-            )
-            fit_trainer(trainer, module, train_dataloaders=loader)
-        self.network_ = network.cpu().eval()
+        config = TrainConfig.from_params(self.get_params(deep=False))
+        network = NetworkConfig(
+            n_inputs=x.shape[2], n_targets=ys.shape[2], horizon=1, cell=self.cell,
+            hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout, head="direct",
+        )
+        windows = ArrayWindows(xs.astype(np.float32), ys.astype(np.float32))  # batches of x [B, L, F], y [B, 1, k]
+        self.network_ = train(lambda: RecurrentNetwork(network), windows, None, config, seed=self.seed).network
         return self
 
     def _take_encoder(self, x: np.ndarray, n_columns: int) -> RNNStateFeatures:

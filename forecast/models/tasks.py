@@ -1,5 +1,48 @@
-"""Names of the training tasks and losses (kept apart from Lightning so estimators import fast)."""
+"""Names of the training tasks and losses, and the checks that tie a task to the other settings.
+
+Kept apart from Lightning so estimators import fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from forecast.config import WindowSpec
+from forecast.errors import InputError
 
 TASKS = ("regression", "quantile", "direction", "event")
 CLASSIFY_TASKS = ("direction", "event")
 LOSSES = ("mse", "mae", "huber")
+
+
+def check_task(spec: WindowSpec, *, task: str, head: str, normalize: str, skip: str, quantiles: Sequence[float],
+               target_transform: str, event_threshold: float | None) -> None:
+    """Checks that tie RNNForecaster's parameters to each other or to the spec (single ones are in its table)."""
+    if (normalize != "none" or skip != "none") and (head != "direct" or task in CLASSIFY_TASKS):
+        raise InputError(
+            f"normalize={normalize!r} and skip={skip!r} work with head='direct' on a regression "
+            f"or quantile task; got head={head!r}, task={task!r}"
+        )
+    levels = np.asarray(quantiles, dtype=np.float64)
+    if task == "quantile" and (
+        levels.ndim != 1 or not len(levels) or np.any((levels <= 0) | (levels >= 1)) or np.any(np.diff(levels) <= 0)
+    ):
+        raise InputError(f"quantiles must be increasing values strictly between 0 and 1, got {quantiles!r}")
+    if task in CLASSIFY_TASKS and (spec.horizon != 1 or len(spec.targets) != 1):
+        raise InputError(
+            f"task={task!r} classifies the next value of one target; use horizon=1 and one target "
+            f"(got horizon={spec.horizon}, targets={list(spec.targets)})"
+        )
+    if task == "direction" and target_transform not in ("none", "log"):
+        raise InputError(
+            f"task='direction' compares the next value with the last one, so target_transform must be "
+            f"'none' or 'log', got {target_transform!r}"
+        )
+    if task == "event" and (event_threshold is None or target_transform != "none"):
+        raise InputError(
+            "task='event' needs event_threshold (in the target's units, e.g. 0.0 for rain) and "
+            f"target_transform='none'; got event_threshold={event_threshold!r}, "
+            f"target_transform={target_transform!r}"
+        )

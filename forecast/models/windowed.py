@@ -14,9 +14,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from forecast.config import WindowSpec
 from forecast.data.panel import Panel, build_panel, fit_vocabularies
-from forecast.data.windows import Windows, make_windows
+from forecast.data.windows import Windows, forecast_windows, make_windows
 from forecast.errors import InputError
-from forecast.models.base import Forecaster, forecasts_frame, select_origins
+from forecast.models.base import Forecaster, forecasts_frame
 
 
 class WindowedForecaster(Forecaster):
@@ -76,15 +76,13 @@ class WindowedForecaster(Forecaster):
         self.check_columns(frame, "prediction frame")
         panel = build_panel(frame, spec, vocabularies=self.vocabularies_, future_steps=spec.horizon,
                             source="prediction frame")
-        windows = make_windows(panel, spec, require_targets=False)
-        chosen = select_origins(panel, windows.origins, origin)
-        windows = Windows(panel, spec, chosen, windows.skipped)
+        windows, skipped = forecast_windows(panel, spec, origin)
         if len(windows):
             values = self._predict_windows(windows)  # [N, H, T] original units
         else:
             values = np.zeros((0, spec.horizon, len(spec.targets)))
         result = forecasts_frame(panel, spec, windows.origins, values)
-        result.attrs["skipped"] = _skipped(panel, spec, windows, origin)
+        result.attrs["skipped"] = skipped
         return result
 
     def save(self, path) -> None:
@@ -96,18 +94,6 @@ class WindowedForecaster(Forecaster):
     def _restore_common(self, metadata: dict) -> None:
         super()._restore_common(metadata)
         self.is_fitted_ = True
-
-
-def _skipped(panel: Panel, spec: WindowSpec, windows: Windows, origin) -> list[str]:
-    """Series too short for a window, plus (origin='last') series whose last window has gaps."""
-    short = set(windows.skipped)
-    if origin != "last":
-        return sorted(map(str, short))
-    every = make_windows(panel, spec, require_targets=False, require_finite=False).origins
-    last_window = select_origins(panel, every, "last")
-    missing = np.setdiff1d(last_window, windows.origins)
-    gaps = np.asarray(panel.series, dtype=object)[np.searchsorted(panel.offsets, missing, side="right") - 1]
-    return sorted(map(str, short | set(gaps.tolist())))
 
 
 def series_start(panel: Panel, rows: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Any
 from forecast.config import WindowSpec
 from forecast.data.sources.files import MISSING_POLICIES
 from forecast.errors import InputError
+from forecast.models.training import DEFAULT_TRAIN
 
 PRUNERS = ("median", "hyperband", "none")
 METRICS = ("mae",)  # what the objective returns: validation MAE in the data's units
@@ -41,7 +42,7 @@ class SweepConfig:
     val_size: float = 0.15
     test_size: float = 0.15
     lookbacks: tuple[int, ...] = ()
-    max_epochs: int = 20
+    max_epochs: int = DEFAULT_TRAIN.max_epochs
     pruner: str = "median"
     metric: str = "mae"
     benchmarks: tuple[str, ...] = ("naive",)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from forecast.config import WindowSpec
 from forecast.models import registry
+from forecast.models.training import DEFAULT_TRAIN
 from forecast.sweeps.splits import FrameSplit
 
 
@@ -72,7 +73,7 @@ class Objective:
     """build -> fit on train -> return validation MAE (pruned by validation loss per epoch for RNNs)."""
 
     def __init__(self, split: FrameSplit, families: tuple[str, ...], *, lookbacks: tuple[int, ...] = (),
-                 seed: int = 0, max_epochs: int = 20) -> None:
+                 seed: int = 0, max_epochs: int = DEFAULT_TRAIN.max_epochs) -> None:
         self.split, self.families, self.lookbacks = split, families, lookbacks
         self.seed, self.max_epochs = seed, max_epochs
 

@@ -21,6 +21,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from forecast.data.reuse import reusing_panels
 from forecast.errors import ForecastError, InputError
 from forecast.models import registry
 from forecast.sweeps.config import SweepConfig
@@ -89,15 +90,16 @@ def optimize(config: SweepConfig, frame: pd.DataFrame | None = None, *, progress
     objective = Objective(split, config.families, lookbacks=config.lookbacks, seed=config.seed,
                           max_epochs=config.max_epochs)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study.optimize(
-        objective,
-        n_trials=remaining,
-        timeout=config.timeout,
-        callbacks=[optuna.study.MaxTrialsCallback(config.n_trials, states=FINISHED)],
-        catch=(ForecastError,),  # a diverged trial (NaN loss) fails alone; the sweep goes on
-        show_progress_bar=progress_bar,
-        gc_after_trial=True,
-    )
+    with reusing_panels():  # every trial reads the same split frames: build each panel once per process
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            timeout=config.timeout,
+            callbacks=[optuna.study.MaxTrialsCallback(config.n_trials, states=FINISHED)],
+            catch=(ForecastError,),  # a diverged trial (NaN loss) fails alone; the sweep goes on
+            show_progress_bar=progress_bar,
+            gc_after_trial=True,
+        )
     return study
 
 

@@ -16,7 +16,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from forecast.config import WindowSpec
 from forecast.errors import InputError, TrainingError
-from forecast.models.estimators import LAST_CHECKPOINT, RNNForecaster
+from forecast.models.estimators import RNNForecaster
+from forecast.models.training import LAST_CHECKPOINT
 
 FAST = {"hidden_size": 8, "max_epochs": 2, "batch_size": 32, "progress_bar": False, "seed": 0}
 

@@ -1,0 +1,63 @@
+"""The one training path: TrainConfig (defaults declared once, checked at training time) and train()."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from forecast.data.windows import ArrayWindows
+from forecast.errors import InputError
+from forecast.models.estimators import RNNForecaster
+from forecast.models.networks import NetworkConfig, RecurrentNetwork
+from forecast.models.state_features import RNNStateFeatures
+from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train
+
+FAST = TrainConfig(max_epochs=3, batch_size=16)
+
+
+def _windows(n: int, seed: int) -> ArrayWindows:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 5, 2)).astype(np.float32)  # [N, L, F]
+    return ArrayWindows(x, x[:, -1:, :1].copy())  # y [N, 1, 1]: the last input's first column
+
+
+def _network() -> RecurrentNetwork:
+    return RecurrentNetwork(NetworkConfig(n_inputs=2, hidden_size=4, head="direct"))
+
+
+def test_estimators_read_their_training_defaults_from_train_config():
+    for model in (RNNForecaster(), RNNStateFeatures()):
+        for name in ("max_epochs", "batch_size", "gradient_clip_val", "weight_decay", "accelerator"):
+            assert getattr(model, name) == getattr(DEFAULT_TRAIN, name), name
+
+
+@pytest.mark.parametrize("field, value", [("lr", 0.0), ("max_epochs", 0), ("optimizer", "lbfgs"),
+                                          ("gradient_clip_algorithm", "max")])
+def test_bad_settings_are_refused_when_training_starts(field, value):
+    with pytest.raises(ValueError, match=field):
+        train(_network(), _windows(32, 0), None, TrainConfig(**{field: value}))
+
+
+def test_patience_needs_validation_windows():
+    with pytest.raises(InputError, match="no validation windows"):
+        train(_network(), _windows(32, 0), None, TrainConfig(patience=2))
+
+
+def test_train_keeps_the_best_validation_weights_and_leaves_the_callers_rng_alone():
+    before = torch.get_rng_state()
+    result = train(_network, _windows(64, 0), _windows(32, 1), FAST, seed=3)
+    assert torch.equal(before, torch.get_rng_state())
+    losses = [row["val_loss"] for row in result.history]
+    assert len(losses) == result.epochs == FAST.max_epochs
+    assert result.best_val_loss == pytest.approx(min(losses))
+    assert result.history[losses.index(min(losses))]["epoch"] == result.best_epoch
+    assert len(result.grad_norms) == FAST.max_epochs * 4  # 64 windows in batches of 16
+    assert not result.network.training and next(result.network.parameters()).device.type == "cpu"
+
+
+def test_same_seed_same_weights_when_the_network_is_built_inside_train():
+    first = train(_network, _windows(64, 0), None, FAST, seed=5).network.state_dict()
+    second = train(_network, _windows(64, 0), None, FAST, seed=5).network.state_dict()
+    for name, value in first.items():
+        assert torch.equal(value, second[name]), name
