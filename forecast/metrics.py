@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -369,13 +369,11 @@ def score_forecasts(
     forecasts: pd.DataFrame | Mapping[str, pd.DataFrame],
     actuals: pd.DataFrame,
     *,
-    target: str | None = None,
-    id_col: str | None = None,
-    season: int = 1,
-    train_end: pd.Timestamp | str | None = None,
     task: Task = "regression",
+    **join_options: Any,
 ) -> pd.DataFrame:
-    """Score forecasts against actuals per horizon step and overall, per model and target.
+    """Score forecasts against actuals per horizon step and overall, per model and target:
+    `join_actuals` (whose keyword options target, id_col, season and train_end it takes) then `score_joined`.
 
     Returns a tidy frame, one row per (model, target, step) plus an overall row per (model, target)
     whose `step` is <NA>, with columns: model, target, step, n, mae, rmse, mape, smape, mase,
@@ -383,7 +381,4 @@ def score_forecasts(
     and coverage_<nominal> for each symmetric pair (q0.1 + q0.9 -> coverage_0.8).
     With task="classification" the metric columns are accuracy, brier and log_loss instead.
     """
-    joined = join_actuals(
-        forecasts, actuals, target=target, id_col=id_col, season=season, train_end=train_end
-    )
-    return score_joined(joined, task)
+    return score_joined(join_actuals(forecasts, actuals, **join_options), task)

@@ -23,8 +23,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from forecast.config import WindowSpec
 from forecast.data.panel import Panel, build_panel, fit_vocabularies
-from forecast.data.windows import Windows, make_windows
-from forecast.models.base import Forecaster, forecasts_frame, select_origins
+from forecast.data.windows import Windows, forecast_windows
+from forecast.models.base import Forecaster, forecasts_frame
 
 
 def up_moves(panel: Panel, target_idx: np.ndarray, horizon: int) -> np.ndarray:
@@ -52,10 +52,13 @@ def last_move_up(panel: Panel, target_idx: np.ndarray) -> np.ndarray:
 
 
 class _DirectionBaseline(Forecaster):
-    """fit(frame, spec) learns one rate per (step, target); predict(frame, origin=...) gives P(up)."""
+    """fit(frame, spec) learns one rate per (step, target); predict(frame, origin=...) gives P(up).
+
+    Each subclass has one parameter, named by `_fixed`, that fixes the rate instead of learning it.
+    """
 
     task = "direction"  # scored as classification by `forecast.backtest`
-    _parameter_constraints: dict = {}
+    _fixed = ""
 
     def _panel(self, frame: pd.DataFrame, *, future_steps: int, source: str) -> Panel:
         return build_panel(frame, self.spec_, vocabularies=self.vocabularies_, future_steps=future_steps,
@@ -68,7 +71,9 @@ class _DirectionBaseline(Forecaster):
         self.vocabularies_ = fit_vocabularies(frame, spec.categorical)
         panel = self._panel(frame, future_steps=0, source="training frame")
         target_idx = panel.column_index(spec.targets)
-        self.rate_ = self._learn(panel, target_idx)  # [H, T]
+        fixed = getattr(self, self._fixed)
+        self.rate_ = (np.full((spec.horizon, len(target_idx)), float(fixed)) if fixed is not None
+                      else self._learn(panel, target_idx))  # [H, T]
         self.feature_names_in_ = np.asarray(spec.columns, dtype=object)
         self.n_features_in_ = len(spec.columns)
         return self
@@ -78,10 +83,11 @@ class _DirectionBaseline(Forecaster):
         check_is_fitted(self, "rate_")
         spec = self.spec_
         panel = self._panel(frame, future_steps=spec.horizon, source="prediction frame")
-        windows = make_windows(panel, spec, require_targets=False)
-        windows = Windows(panel, spec, select_origins(panel, windows.origins, origin), windows.skipped)
+        windows, skipped = forecast_windows(panel, spec, origin)
         values = self._probabilities(panel, windows)  # [N, H, T]
-        return forecasts_frame(panel, spec, windows.origins, values)
+        result = forecasts_frame(panel, spec, windows.origins, values)
+        result.attrs["skipped"] = skipped
+        return result
 
     def _learn(self, panel: Panel, target_idx: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -95,13 +101,12 @@ class AlwaysUp(_DirectionBaseline):
     every origin: the "always up" call, as confident as the training data allow."""
 
     _parameter_constraints: dict = {"probability": [Interval(Real, 0, 1, closed="both"), None]}
+    _fixed = "probability"
 
     def __init__(self, *, probability: float | None = None) -> None:
         self.probability = probability
 
     def _learn(self, panel: Panel, target_idx: np.ndarray) -> np.ndarray:
-        if self.probability is not None:
-            return np.full((self.spec_.horizon, len(target_idx)), float(self.probability))
         with np.errstate(invalid="ignore"):
             rate = np.nanmean(up_moves(panel, target_idx, self.spec_.horizon), axis=0)  # [H, T]
         return np.where(np.isfinite(rate), np.maximum(rate, 0.5), 0.5)  # never below a coin flip
@@ -117,13 +122,12 @@ class PersistDirection(_DirectionBaseline):
     """
 
     _parameter_constraints: dict = {"confidence": [Interval(Real, 0, 1, closed="both"), None]}
+    _fixed = "confidence"
 
     def __init__(self, *, confidence: float | None = None) -> None:
         self.confidence = confidence
 
     def _learn(self, panel: Panel, target_idx: np.ndarray) -> np.ndarray:
-        if self.confidence is not None:
-            return np.full((self.spec_.horizon, len(target_idx)), float(self.confidence))
         up = up_moves(panel, target_idx, self.spec_.horizon)  # [R, H, T]
         last = last_move_up(panel, target_idx)[:, None, :]  # [R, 1, T]
         same = np.where(np.isfinite(up) & np.isfinite(last), (up == last).astype(float), np.nan)
