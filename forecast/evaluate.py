@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ import pandas as pd
 
 from forecast.config import WindowSpec
 from forecast.data.panel import Panel, build_panel, fit_vocabularies
+from forecast.data.splits import backtest_start
 from forecast.data.windows import make_windows
 from forecast.errors import InputError
 from forecast.io import atomic_path, write_table
@@ -140,29 +141,6 @@ def _stamp(panel: Panel, t: np.datetime64) -> pd.Timestamp:
     """A panel time (naive; UTC for zoned data) as a timestamp comparable with the frame's index."""
     stamp = pd.Timestamp(t)
     return stamp.tz_localize("UTC").tz_convert(panel.tz) if panel.tz else stamp
-
-
-def _test_cut(panel: Panel, test_size: float | int, test_start: str | pd.Timestamp | None) -> np.datetime64:
-    """First time step of the test period (naive panel time), common to all series."""
-    dates = np.unique(panel.times)
-    if test_start is not None:
-        stamp = pd.Timestamp(test_start)
-        if panel.tz:
-            stamp = stamp.tz_localize(panel.tz) if stamp.tz is None else stamp
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
-        return np.datetime64(stamp.to_datetime64(), "ns")
-    if isinstance(test_size, Real) and not isinstance(test_size, Integral):
-        if not 0.0 < test_size < 1.0:
-            raise InputError(f"test_size {test_size!r} must be a fraction in (0, 1) or a number of time steps")
-        keep = int(np.floor(len(dates) * (1.0 - float(test_size)) + 1e-9))  # like int(0.8 * n)
-    elif isinstance(test_size, Integral) and not isinstance(test_size, bool) and 0 < test_size < len(dates):
-        keep = len(dates) - int(test_size)
-    else:
-        raise InputError(f"test_size {test_size!r} must be a fraction in (0, 1) or a number of time steps "
-                         f"below the data's {len(dates)}")
-    if keep < 1:
-        raise InputError(f"test_size {test_size!r} leaves no time step to train on")
-    return dates[keep]
 
 
 def plan_origins(panel: Panel, spec: WindowSpec, cut: np.datetime64, stride: int = 1) -> pd.DataFrame:
@@ -373,7 +351,7 @@ def backtest(
         named[benchmark] = build_model(benchmark, {k: v for k, v in params.items() if k != "target_transform"})
 
     panel = build_panel(frame, spec, vocabularies=fit_vocabularies(frame, spec.categorical), source="backtest data")
-    cut = _test_cut(panel, test_size, test_start)
+    cut = backtest_start(panel, test_size, test_start)
     planned = plan_origins(panel, spec, cut, stride)
     dates = np.unique(planned["_date"].to_numpy())
     size = len(dates) if refit_every is None else int(refit_every)

@@ -16,11 +16,11 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from forecast.config import WindowSpec
+from forecast.data.splits import FrameSplit
 from forecast.errors import InputError
 from forecast.sweeps.config import SweepConfig
 from forecast.sweeps.objective import PrefixedTrial, params_of
 from forecast.sweeps.runner import best_per_family, open_study, optimize, sweep
-from forecast.sweeps.splits import FrameSplit
 from forecast.sweeps.storage import with_driver
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,12 +19,12 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from forecast.config import WindowSpec
+from forecast.data.splits import FrameSplit
 from forecast.errors import InputError
 from forecast.sweeps.config import SweepConfig
 from forecast.sweeps.data import load
 from forecast.sweeps.objective import family_params
 from forecast.sweeps.runner import evaluate_best, open_study, run_workers
-from forecast.sweeps.splits import FrameSplit
 from forecast.sweeps.storage import with_driver
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -66,12 +66,12 @@ def handle(args: argparse.Namespace) -> int:
     import warnings
 
     from forecast.cli.common import apply_threads, data_notes, read, show_progress
+    from forecast.data.splits import FrameSplit
     from forecast.errors import DataWarning
     from forecast.io import check_output_dir
     from forecast.sweeps.config import SweepConfig
     from forecast.sweeps.data import load, prepare
     from forecast.sweeps.runner import evaluate_best, open_study, optimize, run_workers
-    from forecast.sweeps.splits import FrameSplit
 
     _drop_interrupt_tracebacks()
     # Config, then data, then splits: every check runs before a study, folder or file exists.

@@ -12,8 +12,8 @@ import optuna
 import pandas as pd
 
 from forecast.config import WindowSpec
+from forecast.data.splits import FrameSplit
 from forecast.models import registry
-from forecast.sweeps.splits import FrameSplit
 
 
 class PrefixedTrial:

@@ -21,12 +21,12 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from forecast.data.splits import FrameSplit
 from forecast.errors import ForecastError, InputError
 from forecast.sweeps.config import SweepConfig
 from forecast.sweeps.data import load, prepare
 from forecast.sweeps.objective import Objective, build_model, is_recurrent, params_of
 from forecast.sweeps.sampling import TrialSeededSampler
-from forecast.sweeps.splits import FrameSplit
 from forecast.sweeps.storage import make_pruner, open_storage, storage_url
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
