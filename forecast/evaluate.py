@@ -40,6 +40,9 @@ from forecast.metrics import quantile_columns, score_forecasts
 Task = Literal["regression", "direction"]
 BENCHMARKS: dict[str, str] = {"regression": "naive", "direction": "persist_direction"}
 """The persistence benchmark every backtest includes, by task: last value, or last move's direction."""
+DEFAULT_MODELS: dict[str, tuple[str, ...]] = {"regression": ("rnn", "gru", "lstm", "naive"),
+                                              "direction": ("rnn", "gru", "lstm", "always_up")}
+"""What `backtest(models=None)` compares, by task (params["task"] == "direction" picks the classifiers)."""
 
 ModelsArg = str | Any | Sequence[str | Any] | Mapping[str, str | Any]
 
@@ -216,7 +219,7 @@ class BacktestResult:
     summary: plain-language verdict; says so plainly when no model beats persistence at the 5% level.
     timings: per model: fit_seconds, predict_seconds (summed over refits), n_fits.
     refits: one row per (model, fit): fit_end (last training timestamp), first_origin, last_origin,
-        n_origins, fit_seconds, predict_seconds.
+        n_origins, fit_seconds, predict_seconds, epochs (trained epochs of models that count them).
     origins: the scored origins ([id column], origin).
     dropped: per model, how many planned origins it gave no finite forecast for (removed for all models).
     """
@@ -292,7 +295,7 @@ class BacktestResult:
 
 
 def backtest(
-    models: ModelsArg,
+    models: ModelsArg | None,
     frame: pd.DataFrame,
     spec: WindowSpec,
     *,
@@ -309,7 +312,8 @@ def backtest(
 ) -> BacktestResult:
     """Rolling-origin evaluation of `models` on `frame`: same origins for all, data up to each origin only.
 
-    models: registry names ("lstm", "naive", ...), unfitted estimators, or a {name: name-or-estimator} dict.
+    models: registry names ("lstm", "naive", ...), unfitted estimators, or a {name: name-or-estimator} dict;
+        None: DEFAULT_MODELS of the task (direction when params["task"] is "direction").
         Persistence (`benchmark`, default "naive"; "persist_direction" for direction classifiers) is
         always added. Estimators are cloned for every fit; the ones passed in are left untouched.
     frame: time-indexed data (long format with spec.id_col for several series); spec: what windows read.
@@ -341,6 +345,8 @@ def backtest(
 
     # Models built from names follow the backtest's own progress setting unless params say otherwise.
     params = {"progress_bar": progress, **(params or {})}
+    if models is None:
+        models = list(DEFAULT_MODELS["direction" if params.get("task") == "direction" else "regression"])
     named = resolve_models(models, params=params)
     task = _task_of(named)
     if task == "direction" and (spec.horizon != 1 or len(spec.targets) != 1):
@@ -469,7 +475,8 @@ def _fit_and_forecast(
         forecasts = model.predict(frame[frame.index <= last], origin="all")
     done = time.perf_counter()
     return forecasts, {"fit_end": train.index.max(), "first_origin": first, "last_origin": last,
-                       "fit_seconds": fitted - started, "predict_seconds": done - fitted}
+                       "fit_seconds": fitted - started, "predict_seconds": done - fitted,
+                       "epochs": getattr(model, "n_epochs_", None)}
 
 
 def _common_origins(

@@ -1,4 +1,5 @@
-"""Helpers the commands share: list options, threads, progress, reading DATA, loading a model folder."""
+"""Helpers the commands share: list options, window options, threads, progress, reading DATA, loading a model
+folder."""
 
 from __future__ import annotations
 
@@ -96,6 +97,41 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the full traceback on errors")
+
+
+DEFAULT_LOOKBACK = 30
+"""Input window length of `fit` and `backtest` unless --lookback says otherwise (a month of daily data)."""
+
+
+def add_window_options(parser: argparse.ArgumentParser, *, id_help: str = "") -> None:
+    """What a window reads, the same on every command that builds windows from DATA (`window_spec` reads
+    them back). id_help: a sentence added to --id-col's help (e.g. a command's default)."""
+    parser.add_argument("--target", type=names, action="extend", required=True, metavar="COL[,COL]",
+                        help="column(s) to forecast")
+    parser.add_argument("--features", type=names, action="extend", default=[], metavar="COL[,COL]",
+                        help="covariates observed up to the forecast origin")
+    parser.add_argument("--known-future", type=names, action="extend", default=[], metavar="COL[,COL]",
+                        help="covariates known in advance over the horizon (e.g. planned values)")
+    parser.add_argument("--calendar", type=names, action="extend", default=[], metavar="NAME[,NAME]",
+                        help="calendar features from the time index: dayofweek, dayofyear, hour, month")
+    parser.add_argument("--categorical", type=names, action="extend", default=[], metavar="COL[,COL]",
+                        help="text columns fed through embeddings (e.g. a weather label)")
+    parser.add_argument("--id-col", metavar="COL", help=f"series column of a long file (one series per value){id_help}")
+    parser.add_argument("--lookback", type=positive_int, default=DEFAULT_LOOKBACK,
+                        help=f"input window length (default {DEFAULT_LOOKBACK})")
+    parser.add_argument("--horizon", type=positive_int, default=1, help="steps to forecast (default 1)")
+
+
+def window_spec(args: argparse.Namespace, id_col: str | None = None):
+    """The WindowSpec the window options describe; `id_col` replaces --id-col (e.g. a bundled default)."""
+    from forecast.config import WindowSpec
+
+    return WindowSpec(
+        target=tuple(args.target), lookback=args.lookback, horizon=args.horizon,
+        features=tuple(f for f in args.features if f not in args.target),
+        known_future=tuple(args.known_future), calendar=tuple(args.calendar),
+        categorical=tuple(args.categorical), id_col=id_col if id_col is not None else args.id_col,
+    )
 
 
 def note(message: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from forecast.cli.common import add_threads, apply_threads, show_progress
+from forecast.cli.common import add_threads, apply_threads, positive_int, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    p.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
+    p.add_argument("--epochs", type=positive_int, help="maximum training epochs (default: the model's own)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     p.add_argument("--no-progress", action="store_true", help="hide the training progress bar")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figure")
