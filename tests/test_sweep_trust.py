@@ -213,7 +213,7 @@ def test_threads_is_documented_and_passed_to_each_worker(tmp_path, monkeypatch, 
             return 0
 
     monkeypatch.setattr(runner.subprocess, "Popen", Finished)
-    run_workers(_config(tmp_path), 2, "sweep.yaml", threads=3, progress_bar=False)
+    run_workers(_config(tmp_path), 2, threads=3, progress_bar=False)
     assert len(started) == 2
     for command, env in started:
         assert command[command.index("--threads") + 1] == "3" and env["OMP_NUM_THREADS"] == "3"
