@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 
 from forecast.cli.common import (
+    add_command,
     add_common,
     add_threads,
     add_window_options,
-    apply_threads,
+    begin,
     names,
     positive_int,
     read,
@@ -47,13 +48,12 @@ def _size(text: str) -> float | int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "backtest", help="compare models against persistence on a rolling-origin test period",
+    p = add_command(
+        sub, "backtest", help="compare models against persistence on a rolling-origin test period",
         description="Backtest models on DATA: same origins for all, data up to each origin only, "
                     "scores per horizon step, significance against persistence, leaderboard and plots.",
-        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLE, data=True,
     )
-    p.add_argument("data", metavar="DATA", help="CSV/Parquet file or bundled dataset name")
     add_window_options(p, id_help=" (default for bundled data: its own, e.g. ticker)")
     p.add_argument("--models", type=names, action="extend", metavar="NAME[,NAME]",
                    help="registered model names (default: the library's choice for the task, "
@@ -92,11 +92,9 @@ def _series_column(data: str, id_col: str | None) -> str | None:
 
 def handle(args: argparse.Namespace) -> int:
     from forecast.evaluate import backtest
-    from forecast.io import check_output_dir
     from forecast.models import registry
 
-    check_output_dir(args.out)
-    apply_threads(args)
+    begin(args)
     models = list(dict.fromkeys(args.models)) if args.models else None  # None: the library's default by task
     unknown = [m for m in models or () if m not in registry.names()]
     if unknown:

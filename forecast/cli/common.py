@@ -13,6 +13,24 @@ import pandas as pd
 from forecast.errors import InputError
 
 
+def add_command(sub: argparse._SubParsersAction, name: str, *, help: str, description: str,
+                epilog: str | None = None, data: bool = False) -> argparse.ArgumentParser:
+    """A subcommand whose description and examples keep their line breaks; `data`: it reads a table, DATA."""
+    parser = sub.add_parser(name, help=help, description=description, epilog=epilog,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    if data:
+        parser.add_argument("data", metavar="DATA", help="CSV/Parquet file or bundled dataset name")
+    return parser
+
+
+def begin(args: argparse.Namespace) -> None:
+    """Before any work: fail on an output folder that cannot be written (--out), then apply --threads."""
+    from forecast.io import check_output_dir
+
+    check_output_dir(args.out)
+    apply_threads(args)
+
+
 def names(text: str) -> list[str]:
     """argparse type for comma-separated column names: 'a,b' -> ['a', 'b'] (repeat the flag to add more)."""
     items = [t.strip() for t in text.split(",") if t.strip()]
@@ -29,15 +47,20 @@ def floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0.1,0.5,0.9, got {text!r}") from None
 
 
-def positive_int(text: str) -> int:
-    """argparse type for an integer >= 1."""
+def _whole_number(text: str, low: int, wanted: str) -> int:
+    """`text` as an integer >= `low`, or an argparse error saying what was `wanted`."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type for an integer >= 1."""
+    return _whole_number(text, 1, "a number >= 1")
 
 
 DEFAULT_THREADS = 1
@@ -49,13 +72,7 @@ results/threads_{quiet,busy}.json)."""
 
 def threads(text: str) -> int:
     """argparse type for --threads: a number >= 1, or 0 for torch's own choice (one per core)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1 (or 0 for one per core), got {value}")
-    return value
+    return _whole_number(text, 0, "a number >= 1 (or 0 for one per core)")
 
 
 def add_threads(parser: argparse.ArgumentParser, per_process: str = "") -> None:

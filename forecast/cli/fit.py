@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from forecast.cli.common import (
+    add_command,
     add_common,
     add_threads,
     add_window_options,
@@ -35,12 +36,11 @@ early model selection; the printed validation loss is in scaled units (MSE, or p
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "fit", help="train an RNN/GRU/LSTM forecaster and save it to a folder",
+    p = add_command(
+        sub, "fit", help="train an RNN/GRU/LSTM forecaster and save it to a folder",
         description="Train a recurrent forecaster on DATA and save it (weights + JSON, no pickle) to --out.",
-        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLE, data=True,
     )
-    p.add_argument("data", metavar="DATA", help="CSV/Parquet file or bundled dataset name")
     add_window_options(p)
     p.add_argument("--model", default="lstm", help="registered model name: lstm, gru or rnn (default lstm)")
     p.add_argument("--epochs", type=positive_int, help="maximum training epochs (default 20)")

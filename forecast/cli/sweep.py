@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from forecast.cli.common import add_threads, positive_int
+from forecast.cli.common import add_command, add_threads, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from forecast.data.sources.files import MISSING_POLICIES
 
-    p = sub.add_parser(
-        "sweep",
+    p = add_command(
+        sub, "sweep",
         help="hyperparameter sweep over model families (Optuna), resumable, many workers",
         description="Search RNN, GRU, LSTM and scikit-learn families on the same time-ordered splits with "
         "Optuna (pruning on validation loss), choose the family with the best validation MAE, then refit "
@@ -23,7 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "examples:\n"
         "  forecast sweep experiments/weather.yaml --n-trials 30 --workers 2\n"
         "  forecast sweep experiments/stocks.yaml --storage postgresql://user@db-host/optuna",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("config", help="sweep config (YAML): data, spec, families, n_trials, ...")
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite file <out>/study.db)")
