@@ -318,7 +318,7 @@ def run_sweep(config: SweepConfig, frame: pd.DataFrame | None = None, *, workers
     frame = load(config) if frame is None else prepare(frame, config)
     FrameSplit.by_fraction(frame, config.spec, config.val_size, config.test_size)
     if workers <= 1:
-        study = optimize(config, frame, progress_bar=progress_bar)
+        study = optimize(config, frame=frame, progress_bar=progress_bar)  # by keyword, as tests fake it
     else:
         run_workers(config, workers, threads=threads or max(1, (os.cpu_count() or 1) // workers),
                     progress_bar=progress_bar)
