@@ -279,3 +279,27 @@ def test_the_sweep_command_has_no_hidden_worker_flag():
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     flags = {flag for action in commands["sweep"]._actions for flag in action.option_strings}
     assert "--workers" in flags and "--worker" not in flags
+
+
+def test_a_ctrl_c_caught_by_a_finalizer_still_stops_a_worker(monkeypatch):
+    """Python prints a Ctrl-C raised in a weakref callback as "Exception ignored ... Traceback" and drops it;
+    a worker hands it back to its main flow instead (so the parent's Ctrl-C stops it, quietly)."""
+    import weakref
+
+    from forecast.sweeps import worker
+
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # restored after the test
+    worker._interrupts_reach_main()
+
+    class Thing:
+        pass
+
+    def interrupted(ref):
+        raise KeyboardInterrupt
+
+    thing = Thing()
+    ref = weakref.ref(thing, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        del thing
+        time.sleep(2)
+    assert ref() is None

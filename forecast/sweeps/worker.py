@@ -68,9 +68,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupts_reach_main() -> None:
+    """A Ctrl-C that lands in a finalizer (a weakref callback, a __del__) is printed by Python as "Exception
+    ignored in ... Traceback" and lost; deliver it to the main flow again instead, so the worker stops."""
+    import _thread
+    import sys
+
+    default = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            threading.Timer(0.01, _thread.interrupt_main).start()  # from another thread: after this hook
+        else:
+            default(unraisable)
+
+    sys.unraisablehook = hook
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the trials; exit code 0, or 130 when interrupted."""
     args = build_parser().parse_args(argv)
+    _interrupts_reach_main()
     if args.parent is not None:
         _stop_with(args.parent)
     try:  # everything, imports too: an interrupt while starting up is still one quiet exit code
