@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ import pandas as pd
 from forecast.config import WindowSpec
 from forecast.data.panel import Panel, build_panel, fit_vocabularies
 from forecast.data.reuse import reusing_panels
+from forecast.data.splits import backtest_start
 from forecast.data.windows import make_windows
 from forecast.errors import InputError
 from forecast.io import atomic_path, write_table
@@ -41,6 +42,9 @@ from forecast.models import registry
 Task = Literal["regression", "direction"]
 BENCHMARKS: dict[str, str] = {"regression": "naive", "direction": "persist_direction"}
 """The persistence benchmark every backtest includes, by task: last value, or last move's direction."""
+DEFAULT_MODELS: dict[str, tuple[str, ...]] = {"regression": ("rnn", "gru", "lstm", "naive"),
+                                              "direction": ("rnn", "gru", "lstm", "always_up")}
+"""What `backtest(models=None)` compares, by task (params["task"] == "direction" picks the classifiers)."""
 
 ModelsArg = str | Any | Sequence[str | Any] | Mapping[str, str | Any]
 
@@ -117,29 +121,6 @@ def _stamp(panel: Panel, t: np.datetime64) -> pd.Timestamp:
     return stamp.tz_localize("UTC").tz_convert(panel.tz) if panel.tz else stamp
 
 
-def _test_cut(panel: Panel, test_size: float | int, test_start: str | pd.Timestamp | None) -> np.datetime64:
-    """First time step of the test period (naive panel time), common to all series."""
-    dates = np.unique(panel.times)
-    if test_start is not None:
-        stamp = pd.Timestamp(test_start)
-        if panel.tz:
-            stamp = stamp.tz_localize(panel.tz) if stamp.tz is None else stamp
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
-        return np.datetime64(stamp.to_datetime64(), "ns")
-    if isinstance(test_size, Real) and not isinstance(test_size, Integral):
-        if not 0.0 < test_size < 1.0:
-            raise InputError(f"test_size {test_size!r} must be a fraction in (0, 1) or a number of time steps")
-        keep = int(np.floor(len(dates) * (1.0 - float(test_size)) + 1e-9))  # like int(0.8 * n)
-    elif isinstance(test_size, Integral) and not isinstance(test_size, bool) and 0 < test_size < len(dates):
-        keep = len(dates) - int(test_size)
-    else:
-        raise InputError(f"test_size {test_size!r} must be a fraction in (0, 1) or a number of time steps "
-                         f"below the data's {len(dates)}")
-    if keep < 1:
-        raise InputError(f"test_size {test_size!r} leaves no time step to train on")
-    return dates[keep]
-
-
 def plan_origins(panel: Panel, spec: WindowSpec, cut: np.datetime64, stride: int = 1) -> pd.DataFrame:
     """The test origins: rows whose H targets lie at or after `cut` and are observed, with a full finite
     lookback window; every `stride`-th origin date, counted from the first.
@@ -213,7 +194,7 @@ class BacktestResult:
     summary: plain-language verdict; says so plainly when no model beats persistence at the 5% level.
     timings: per model: fit_seconds, predict_seconds (summed over refits), n_fits.
     refits: one row per (model, fit): fit_end (last training timestamp), first_origin, last_origin,
-        n_origins, fit_seconds, predict_seconds.
+        n_origins, fit_seconds, predict_seconds, epochs (trained epochs of models that count them).
     origins: the scored origins ([id column], origin).
     dropped: per model, how many planned origins it gave no finite forecast for (removed for all models).
     """
@@ -289,7 +270,7 @@ class BacktestResult:
 
 
 def backtest(
-    models: ModelsArg,
+    models: ModelsArg | None,
     frame: pd.DataFrame,
     spec: WindowSpec,
     *,
@@ -306,7 +287,8 @@ def backtest(
 ) -> BacktestResult:
     """Rolling-origin evaluation of `models` on `frame`: same origins for all, data up to each origin only.
 
-    models: registry names ("lstm", "naive", ...), unfitted estimators, or a {name: name-or-estimator} dict.
+    models: registry names ("lstm", "naive", ...), unfitted estimators, or a {name: name-or-estimator} dict;
+        None: DEFAULT_MODELS of the task (direction when params["task"] is "direction").
         Persistence (`benchmark`, default "naive"; "persist_direction" for direction classifiers) is
         always added. Estimators are cloned for every fit; the ones passed in are left untouched.
     frame: time-indexed data (long format with spec.id_col for several series); spec: what windows read.
@@ -338,6 +320,8 @@ def backtest(
 
     # Models built from names follow the backtest's own progress setting unless params say otherwise.
     params = {"progress_bar": progress, **(params or {})}
+    if models is None:
+        models = list(DEFAULT_MODELS["direction" if params.get("task") == "direction" else "regression"])
     named = resolve_models(models, params=params)
     task = _task_of(named)
     if task == "direction" and (spec.horizon != 1 or len(spec.targets) != 1):
@@ -349,7 +333,7 @@ def backtest(
         named[benchmark] = registry.build(benchmark, shared=shared)
 
     panel = build_panel(frame, spec, vocabularies=fit_vocabularies(frame, spec.categorical), source="backtest data")
-    cut = _test_cut(panel, test_size, test_start)
+    cut = backtest_start(panel, test_size, test_start)
     planned = plan_origins(panel, spec, cut, stride)
     dates = np.unique(planned["_date"].to_numpy())
     size = len(dates) if refit_every is None else int(refit_every)
@@ -489,7 +473,8 @@ def _fit_and_forecast(
         forecasts = model.predict(slices.upto(block[-1])[1], origin="all")
     done = time.perf_counter()
     return forecasts, {"fit_end": train.index.max(), "first_origin": first, "last_origin": last,
-                       "fit_seconds": fitted - started, "predict_seconds": done - fitted}
+                       "fit_seconds": fitted - started, "predict_seconds": done - fitted,
+                       "epochs": getattr(model, "n_epochs_", None)}
 
 
 def _common_origins(

@@ -336,6 +336,19 @@ def test_persistence_is_always_included(weather):
     pd.testing.assert_frame_equal(result.forecasts.query("model == 'naive'").reset_index(drop=True), ours)
 
 
+@pytest.mark.parametrize("task", ["regression", "direction"])
+def test_without_models_the_library_picks_the_defaults_of_the_task(weather, monkeypatch, task):
+    """backtest(None, ...) compares DEFAULT_MODELS of the task: the CLI no longer chooses them."""
+    import forecast.evaluate as evaluate
+
+    built = []
+    monkeypatch.setattr(evaluate, "resolve_models", lambda models, params: built.append(models) or {
+        "naive": Persist()})
+    backtest(None, weather, SPEC, test_size=20, params={"task": task}, progress=False)
+    assert built == [list(evaluate.DEFAULT_MODELS[task])]
+    assert evaluate.DEFAULT_MODELS["direction"][-1] == "always_up" and "naive" in evaluate.DEFAULT_MODELS["regression"]
+
+
 def test_models_by_name_and_instance():
     assert model_name(RNNForecaster(cell="gru")) == "gru"
     assert model_name(RNNForecaster()) == "lstm"

@@ -240,7 +240,10 @@ def _command_parsers() -> dict[str, object]:
 
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return {"": parser, **sub.choices}
+    from forecast.sweeps.worker import build_parser as worker_parser
+
+    # the sweep's worker processes are started through their own entry point, with their own options
+    return {"": parser, **sub.choices, "sweeps.worker": worker_parser()}
 
 
 def _options(parser) -> set[str]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from forecast.config import WindowSpec
 from forecast.data.panel import build_panel
-from forecast.data.splits import Split, date_split, time_split, walk_forward
+from forecast.data.splits import FrameSplit, Split, backtest_start, time_split
 from forecast.errors import InputError
 
 SPEC = dict(target="y", features=("f",), id_col="id")
@@ -97,56 +97,31 @@ def test_bad_split_sizes_name_the_problem(kwargs):
 
 
 @pytest.mark.parametrize("tz", [None, "America/New_York"])
-def test_date_split_cuts_every_series_at_the_same_instant(tz):
+def test_backtest_start_is_one_instant_for_every_series(tz):
     spec = WindowSpec(lookback=3, horizon=2, **SPEC)
     later = coded_frame([40], start="2021-01-21", tz=tz)  # series s1 starts 20 days after s0
     later = later.assign(id="s1", y=later["y"] + CODE, f=later["f"] - CODE, k=later["k"] + CODE)
     frame = pd.concat([coded_frame([60], tz=tz), later])
     panel = build_panel(frame, spec)
-    split = date_split(panel, val_start="2021-02-10", test_start="2021-02-20")
-    assert split.train_end.tolist() == [40, 20] and split.val_end.tolist() == [50, 30]
-    _check_split(panel, spec, split)
-    # Timestamps of every training target lie before the validation date.
-    train = split.windows(panel, spec, "train")
-    target_rows = train.origins[:, None] + 1 + np.arange(spec.horizon)
-    assert (panel.timestamps(target_rows.ravel()) < pd.Timestamp("2021-02-10", tz=tz)).all()
-    with pytest.raises(InputError, match="after"):
-        date_split(panel, val_start="2021-03-01", test_start="2021-02-01")
+    cut = backtest_start(panel, 0.2, "2021-02-20")  # a date, read in the data's own zone
+    assert pd.Timestamp(cut).tz_localize("UTC" if tz else None) == pd.Timestamp("2021-02-20", tz=tz)
+    assert backtest_start(panel, 0.25, None) == np.unique(panel.times)[45]  # of the 60 distinct days
+    assert backtest_start(panel, 6, None) == np.unique(panel.times)[54]
+    for bad in (0.0, 1.5, 60, 0, True, "x"):
+        with pytest.raises(InputError, match="test_size"):
+            backtest_start(panel, bad, None)
 
 
-@pytest.mark.parametrize("expanding", [True, False])
-def test_walk_forward_folds_are_time_ordered_and_leak_free(expanding):
-    spec = WindowSpec(lookback=4, horizon=3, **SPEC)
-    panel = coded_panel([100, 61], spec)
-    folds = list(walk_forward(panel, spec, n_folds=4, test_size=0.4, expanding=expanding, train_size=30))
-    assert len(folds) == 4
-    train_start, train_end, test_end = folds[0]  # unpacks as a tuple
-    assert train_end.tolist() == [60, 36]
-    for k, fold in enumerate(folds):
-        if expanding:
-            assert (fold.train_start == 0).all()
-        else:
-            assert (fold.train_end - fold.train_start == 30).all()
-        if k:
-            prev = folds[k - 1]
-            assert (fold.train_end == prev.test_end).all() and (fold.train_start >= prev.train_start).all()
-        train, test = fold.windows(panel, spec, "train"), fold.windows(panel, spec, "test")
-        s, x, y = _rows(panel, train)
-        assert (x >= fold.train_start[s][:, None]).all() and (y < fold.train_end[s][:, None]).all()
-        s, x, y = _rows(panel, test)
-        assert (y >= fold.train_end[s][:, None]).all() and (y < fold.test_end[s][:, None]).all()
-        _check_gap(train, test, panel.n_series, spec.horizon)
-        mask = fold.train_rows(panel)
-        assert mask.sum() == (fold.train_end - fold.train_start).sum()
-    assert (folds[-1].test_end == panel.n_observed).all()
-
-
-def test_walk_forward_checks_its_arguments():
-    spec = WindowSpec(lookback=2, **SPEC)
-    panel = coded_panel([50], spec)
-    with pytest.raises(InputError, match="n_folds"):
-        list(walk_forward(panel, spec, n_folds=0, test_size=0.2))
-    with pytest.raises(InputError, match="train_size"):
-        list(walk_forward(panel, spec, n_folds=2, test_size=0.2, expanding=False, train_size=0))
-    sliding = list(walk_forward(panel, spec, n_folds=2, test_size=10, expanding=False))
-    assert (sliding[1].train_end - sliding[1].train_start == 40).all()  # default: the rows before the tests
+@settings(max_examples=30, deadline=None)
+@given(lengths=st.lists(st.integers(10, 80), min_size=1, max_size=4),
+       val=st.sampled_from([0.1, 0.15, 0.2]), test=st.sampled_from([0.1, 0.15, 0.25]))
+def test_the_sweeps_frame_split_cuts_like_time_split(lengths, val, test):
+    """One rule for every splitter: the sweep's frame masks are time_split's cuts on the frame's rows."""
+    spec = WindowSpec(lookback=1, **SPEC)
+    frame = coded_frame(lengths)
+    split = time_split(build_panel(frame, spec), val_size=val, test_size=test)
+    parts = FrameSplit.by_fraction(frame, spec, val, test).part
+    for s, n in enumerate(lengths):
+        local = np.arange(n)
+        expected = np.where(local < split.train_end[s], 0, np.where(local < split.val_end[s], 1, 2))
+        assert (parts[(frame["id"] == f"s{s}").to_numpy()] == expected).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,14 +17,15 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from forecast.config import WindowSpec
+from forecast.data.splits import FrameSplit
 from forecast.errors import InputError
 from forecast.sweeps.config import SweepConfig
 from forecast.sweeps.objective import PrefixedTrial, params_of
 from forecast.sweeps.runner import best_per_family, open_study, optimize, sweep
-from forecast.sweeps.splits import FrameSplit
 from forecast.sweeps.storage import with_driver
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKER = "forecast.sweeps.worker"
 SPEC = {"target": "temp_max", "lookback": 7, "horizon": 1, "features": ["wind"]}
 
 
@@ -35,10 +37,18 @@ def write_config(path: Path, **overrides) -> Path:
     return path
 
 
-def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: float = 300, module: str = "forecast") -> subprocess.CompletedProcess:
+    """`forecast sweep ARGS`, or with module="forecast.sweeps.worker" one worker process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "forecast", "sweep", *args], capture_output=True, text=True,
+    command = ["-m", "forecast", "sweep"] if module == "forecast" else ["-m", module]
+    return subprocess.run([sys.executable, *command, *args], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=ROOT)
+
+
+def run_worker(config: Path, **overrides) -> subprocess.CompletedProcess:
+    """One worker on the study of `config` (a YAML file), with config keys overridden (as JSON)."""
+    changed = SweepConfig.from_yaml(config).with_overrides(**overrides)
+    return run_cli(json.dumps(changed.to_dict()), "--no-progress", module=WORKER)
 
 
 def test_frame_split_is_time_ordered_and_per_series(seattle):
@@ -108,14 +118,15 @@ def test_two_workers_share_one_study(tmp_path):
 def test_killed_worker_loses_only_its_running_trial(tmp_path):
     config = write_config(tmp_path / "sweep.yaml", n_trials=3)
     storage = f"sqlite:///{tmp_path / 'out' / 'study.db'}"
-    first = run_cli(str(config), "--worker", "--n-trials", "1", "--no-progress")
+    first = run_worker(config, n_trials=1)
     assert first.returncode == 0, first.stderr[-2000:]
     before = optuna.load_study(study_name="test", storage=storage).trials[0]
     assert before.state == TrialState.COMPLETE
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    worker = subprocess.Popen([sys.executable, "-m", "forecast", "sweep", str(config), "--worker",
-                               "--max-epochs", "2000", "--no-progress"], env=env, cwd=ROOT,
+    slow = SweepConfig.from_yaml(config).with_overrides(max_epochs=2000)
+    worker = subprocess.Popen([sys.executable, "-m", WORKER, json.dumps(slow.to_dict()), "--no-progress"],
+                              env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
@@ -135,7 +146,7 @@ def test_killed_worker_loses_only_its_running_trial(tmp_path):
     interrupted = running[0].number
     time.sleep(4)  # longer than the grace period: the interrupted trial's heartbeat is now stale
 
-    resumed = run_cli(str(config), "--worker", "--no-progress")
+    resumed = run_cli(str(config), "--no-progress", module=WORKER)  # a YAML file works too
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     trials = optuna.load_study(study_name="test", storage=storage).trials
     assert trials[0].state == TrialState.COMPLETE and trials[0].value == before.value  # intact
@@ -210,3 +221,85 @@ def test_public_sweep_is_the_function_even_after_importing_the_package():
     import forecast.sweeps.runner
 
     assert callable(forecast.sweep) and forecast.sweep.__name__ == "sweep"
+
+
+ORPHAN = """
+import subprocess, sys, time
+worker = subprocess.Popen([sys.executable, "-m", "forecast.sweeps.worker", *sys.argv[1:], "--parent", str(__import__("os").getpid())])
+print(worker.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_stops_when_its_parent_dies_and_fails_its_trial(tmp_path):
+    """Workers start through the library entry point and never outlive the process that started them,
+    even one killed with no chance to stop them (kill -9)."""
+    config = write_config(tmp_path / "sweep.yaml", n_trials=3, max_epochs=2000)
+    storage = f"sqlite:///{tmp_path / 'out' / 'study.db'}"
+    open_study(SweepConfig.from_yaml(config))  # as run_workers does: the storage exists before any worker
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN, str(config), "--no-progress"], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    worker = int(parent.stdout.readline())
+    try:
+        deadline = time.monotonic() + 240
+        while not [t for t in optuna.load_study(study_name="test", storage=storage).trials
+                   if t.state == TrialState.RUNNING and t.intermediate_values]:
+            assert time.monotonic() < deadline, "the worker never got a trial running"
+            time.sleep(0.5)
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 60
+        while _alive(worker):
+            assert time.monotonic() < deadline, "the worker outlived its parent"
+            time.sleep(0.5)
+    finally:
+        if _alive(worker):
+            os.kill(worker, signal.SIGKILL)
+    states = [t.state for t in optuna.load_study(study_name="test", storage=storage).trials]
+    assert states == [TrialState.FAIL]  # interrupted like Ctrl-C: the study knows the trial is not running
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie, dead but not yet reaped by init, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_sweep_command_has_no_hidden_worker_flag():
+    """Workers start through forecast.sweeps.worker: the library never depends on a hidden CLI flag."""
+    import argparse
+
+    from forecast.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    flags = {flag for action in commands["sweep"]._actions for flag in action.option_strings}
+    assert "--workers" in flags and "--worker" not in flags
+
+
+def test_a_ctrl_c_caught_by_a_finalizer_still_stops_a_worker(monkeypatch):
+    """Python prints a Ctrl-C raised in a weakref callback as "Exception ignored ... Traceback" and drops it;
+    a worker hands it back to its main flow instead (so the parent's Ctrl-C stops it, quietly)."""
+    import weakref
+
+    from forecast.sweeps import worker
+
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # restored after the test
+    worker._interrupts_reach_main()
+
+    class Thing:
+        pass
+
+    def interrupted(ref):
+        raise KeyboardInterrupt
+
+    thing = Thing()
+    ref = weakref.ref(thing, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        del thing
+        time.sleep(2)
+    assert ref() is None

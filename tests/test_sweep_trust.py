@@ -19,12 +19,12 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from forecast.config import WindowSpec
+from forecast.data.splits import FrameSplit
 from forecast.errors import InputError
 from forecast.sweeps.config import SweepConfig
 from forecast.sweeps.data import load
 from forecast.sweeps.objective import family_params
 from forecast.sweeps.runner import evaluate_best, open_study, run_workers
-from forecast.sweeps.splits import FrameSplit
 from forecast.sweeps.storage import with_driver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,7 +213,7 @@ def test_threads_is_documented_and_passed_to_each_worker(tmp_path, monkeypatch, 
             return 0
 
     monkeypatch.setattr(runner.subprocess, "Popen", Finished)
-    run_workers(_config(tmp_path), 2, "sweep.yaml", threads=3, progress_bar=False)
+    run_workers(_config(tmp_path), 2, threads=3, progress_bar=False)
     assert len(started) == 2
     for command, env in started:
         assert command[command.index("--threads") + 1] == "3" and env["OMP_NUM_THREADS"] == "3"

@@ -9,13 +9,16 @@ from pathlib import Path
 import pandas as pd
 
 from forecast.cli.common import (
+    add_command,
     add_common,
     add_threads,
-    apply_threads,
+    add_window_options,
+    begin,
     names,
     positive_int,
     read,
     show_progress,
+    window_spec,
 )
 from forecast.errors import InputError
 from forecast.models.training import DEFAULT_TRAIN
@@ -46,33 +49,24 @@ def _size(text: str) -> float | int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "backtest", help="compare models against persistence on a rolling-origin test period",
+    p = add_command(
+        sub, "backtest", help="compare models against persistence on a rolling-origin test period",
         description="Backtest models on DATA: same origins for all, data up to each origin only, "
                     "scores per horizon step, significance against persistence, leaderboard and plots.",
-        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLE, data=True,
     )
-    p.add_argument("data", metavar="DATA", help="CSV/Parquet file or bundled dataset name")
-    p.add_argument("--target", type=names, action="extend", required=True, metavar="COL[,COL]",
-                   help="column(s) to forecast")
+    add_window_options(p, id_help=" (default for bundled data: its own, e.g. ticker)")
     p.add_argument("--models", type=names, action="extend", metavar="NAME[,NAME]",
-                   help="registered model names (default: rnn,gru,lstm,naive; with --task direction: "
+                   help="registered model names (default: the library's choice for the task, "
+                        "forecast.evaluate.DEFAULT_MODELS: rnn,gru,lstm,naive; with --task direction "
                         "rnn,gru,lstm,always_up)")
-    p.add_argument("--features", type=names, action="extend", default=[], metavar="COL[,COL]",
-                   help="covariates observed up to the forecast origin")
-    p.add_argument("--calendar", type=names, action="extend", default=[], metavar="NAME[,NAME]",
-                   help="calendar features from the time index: dayofweek, dayofyear, hour, month")
-    p.add_argument("--id-col", metavar="COL",
-                   help="series column of a long file (default for bundled data: its own, e.g. ticker)")
-    p.add_argument("--lookback", type=positive_int, default=30, help="input window length (default 30)")
-    p.add_argument("--horizon", type=positive_int, default=1, help="steps to forecast (default 1)")
     p.add_argument("--test-size", type=_size, default=0.2,
                    help="fraction (0.2) or number of time steps (300) at the end to test on (default 0.2)")
     p.add_argument("--refit-every", type=positive_int, metavar="K",
                    help="refit every K origins on an expanding window (default: fit once before the test)")
     p.add_argument("--stride", type=positive_int, default=1, help="forecast from every Nth origin (default 1)")
-    p.add_argument("--epochs", type=positive_int, default=DEFAULT_TRAIN.max_epochs,
-                   help=f"maximum training epochs of RNNs (default {DEFAULT_TRAIN.max_epochs})")
+    p.add_argument("--epochs", type=positive_int,
+                   help=f"maximum training epochs of RNNs (default: the models' own, {DEFAULT_TRAIN.max_epochs})")
     p.add_argument("--hidden-size", type=positive_int, help="hidden units of RNNs (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--target-transform", choices=("none", "log", "diff", "pct_change", "log_return"),
@@ -99,30 +93,22 @@ def _series_column(data: str, id_col: str | None) -> str | None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from forecast.config import WindowSpec
     from forecast.evaluate import backtest
-    from forecast.io import check_output_dir
     from forecast.models import registry
 
-    check_output_dir(args.out)
-    apply_threads(args)
-    default = ["rnn", "gru", "lstm", "always_up"] if args.task == "direction" else ["rnn", "gru", "lstm", "naive"]
-    models = list(dict.fromkeys(args.models or default))
-    unknown = [m for m in models if m not in registry.names()]
+    begin(args)
+    models = list(dict.fromkeys(args.models)) if args.models else None  # None: the library's default by task
+    unknown = [m for m in models or () if m not in registry.names()]
     if unknown:
         raise InputError(f"unknown model(s) {', '.join(map(repr, unknown))} in --models; "
                          f"choose from: {', '.join(registry.names())}")
-    id_col = _series_column(args.data, args.id_col)
-    frame = read(args.data, args.time_col, id_col, tuple(dict.fromkeys([*args.target, *args.features])),
-                 missing=args.missing, sort=args.sort)
-    needed = [*args.target, *args.features, *([id_col] if id_col else [])]
-    missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
+    spec = window_spec(args, _series_column(args.data, args.id_col))
+    frame = read(args.data, args.time_col, spec.id_col, spec.numeric_inputs, missing=args.missing, sort=args.sort)
+    needed = [*spec.columns, *([spec.id_col] if spec.id_col else [])]
+    missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise InputError(f"{args.data}: no column(s) {', '.join(map(repr, missing))}; columns are "
                          f"{', '.join(map(str, frame.columns))}; check --target/--features/--id-col")
-    spec = WindowSpec(target=tuple(args.target), lookback=args.lookback, horizon=args.horizon,
-                      features=tuple(f for f in args.features if f not in args.target),
-                      calendar=tuple(args.calendar), id_col=id_col)
     params = {"max_epochs": args.epochs, "seed": args.seed, "progress_bar": False,
               "hidden_size": args.hidden_size, "target_transform": args.target_transform, "task": args.task}
     result = backtest(

@@ -8,15 +8,15 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from forecast.cli.common import add_threads, apply_threads
+from forecast.cli.common import add_command, add_threads, apply_threads
 from forecast.errors import InputError
 
 BENCHMARKS = ("etth1",)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "benchmark",
+    p = add_command(
+        sub, "benchmark",
         help="reproduce a published benchmark (ETTh1) and print our numbers as JSON",
         description=(
             "Run the ETTh1 benchmark under the Informer/DLinear protocol (train rows 0-8640, validation\n"
@@ -26,7 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
             "example: forecast benchmark etth1 --horizons 24,48,168 --setting both --threads 2 --out runs/etth1\n"
             "example: forecast benchmark etth1 --quick"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", choices=BENCHMARKS, help="which benchmark")
     p.add_argument("--horizons", default=None, help="comma-separated horizons (default 24,48,168; quick: 24)")

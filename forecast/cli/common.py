@@ -1,4 +1,5 @@
-"""Helpers the commands share: list options, threads, progress, reading DATA, loading a model folder."""
+"""Helpers the commands share: list options, window options, threads, progress, reading DATA, loading a model
+folder."""
 
 from __future__ import annotations
 
@@ -10,6 +11,24 @@ from contextlib import contextmanager
 import pandas as pd
 
 from forecast.errors import InputError
+
+
+def add_command(sub: argparse._SubParsersAction, name: str, *, help: str, description: str,
+                epilog: str | None = None, data: bool = False) -> argparse.ArgumentParser:
+    """A subcommand whose description and examples keep their line breaks; `data`: it reads a table, DATA."""
+    parser = sub.add_parser(name, help=help, description=description, epilog=epilog,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    if data:
+        parser.add_argument("data", metavar="DATA", help="CSV/Parquet file or bundled dataset name")
+    return parser
+
+
+def begin(args: argparse.Namespace) -> None:
+    """Before any work: fail on an output folder that cannot be written (--out), then apply --threads."""
+    from forecast.io import check_output_dir
+
+    check_output_dir(args.out)
+    apply_threads(args)
 
 
 def names(text: str) -> list[str]:
@@ -28,15 +47,20 @@ def floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0.1,0.5,0.9, got {text!r}") from None
 
 
-def positive_int(text: str) -> int:
-    """argparse type for an integer >= 1."""
+def _whole_number(text: str, low: int, wanted: str) -> int:
+    """`text` as an integer >= `low`, or an argparse error saying what was `wanted`."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type for an integer >= 1."""
+    return _whole_number(text, 1, "a number >= 1")
 
 
 DEFAULT_THREADS = 1
@@ -48,13 +72,7 @@ results/threads_{quiet,busy}.json)."""
 
 def threads(text: str) -> int:
     """argparse type for --threads: a number >= 1, or 0 for torch's own choice (one per core)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1 (or 0 for one per core), got {value}")
-    return value
+    return _whole_number(text, 0, "a number >= 1 (or 0 for one per core)")
 
 
 def add_threads(parser: argparse.ArgumentParser, per_process: str = "") -> None:
@@ -96,6 +114,41 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the full traceback on errors")
+
+
+DEFAULT_LOOKBACK = 30
+"""Input window length of `fit` and `backtest` unless --lookback says otherwise (a month of daily data)."""
+
+
+def add_window_options(parser: argparse.ArgumentParser, *, id_help: str = "") -> None:
+    """What a window reads, the same on every command that builds windows from DATA (`window_spec` reads
+    them back). id_help: a sentence added to --id-col's help (e.g. a command's default)."""
+    parser.add_argument("--target", type=names, action="extend", required=True, metavar="COL[,COL]",
+                        help="column(s) to forecast")
+    parser.add_argument("--features", type=names, action="extend", default=[], metavar="COL[,COL]",
+                        help="covariates observed up to the forecast origin")
+    parser.add_argument("--known-future", type=names, action="extend", default=[], metavar="COL[,COL]",
+                        help="covariates known in advance over the horizon (e.g. planned values)")
+    parser.add_argument("--calendar", type=names, action="extend", default=[], metavar="NAME[,NAME]",
+                        help="calendar features from the time index: dayofweek, dayofyear, hour, month")
+    parser.add_argument("--categorical", type=names, action="extend", default=[], metavar="COL[,COL]",
+                        help="text columns fed through embeddings (e.g. a weather label)")
+    parser.add_argument("--id-col", metavar="COL", help=f"series column of a long file (one series per value){id_help}")
+    parser.add_argument("--lookback", type=positive_int, default=DEFAULT_LOOKBACK,
+                        help=f"input window length (default {DEFAULT_LOOKBACK})")
+    parser.add_argument("--horizon", type=positive_int, default=1, help="steps to forecast (default 1)")
+
+
+def window_spec(args: argparse.Namespace, id_col: str | None = None):
+    """The WindowSpec the window options describe; `id_col` replaces --id-col (e.g. a bundled default)."""
+    from forecast.config import WindowSpec
+
+    return WindowSpec(
+        target=tuple(args.target), lookback=args.lookback, horizon=args.horizon,
+        features=tuple(f for f in args.features if f not in args.target),
+        known_future=tuple(args.known_future), calendar=tuple(args.calendar),
+        categorical=tuple(args.categorical), id_col=id_col if id_col is not None else args.id_col,
+    )
 
 
 def note(message: str) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from forecast.cli.common import add_command
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "datasets",
+    p = add_command(
+        sub, "datasets",
         help="list the bundled datasets",
         description="List the bundled datasets: name, rows, time range, frequency and columns.\n\n"
         "example: forecast datasets",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.set_defaults(handler=handle)
 

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from forecast.cli.common import add_threads, apply_threads, show_progress
+from forecast.cli.common import add_command, add_threads, begin, positive_int, show_progress
 from forecast.models.training import DEFAULT_TRAIN
+
+DESCRIPTION = """Train an LSTM (Lightning, gradient clipping on) on the first 80% of the bundled Seattle daily
+weather, forecast next-day temp_max on the last 20%, and compare with persistence: a backtest plus a plot.
+
+example: forecast demo --out runs/demo"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "demo",
-        help="train an LSTM on bundled Seattle weather and compare it with persistence",
-        description="Train an LSTM (Lightning, gradient clipping on) on the first 80%% of the bundled "
-        "Seattle daily weather, forecast next-day temp_max on the last 20%%, and compare with persistence.\n\n"
-        "example: forecast demo --out runs/demo",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    summary = "train an LSTM on bundled Seattle weather and compare it with persistence"
+    p = add_command(sub, "demo", help=summary, description=DESCRIPTION)
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    p.add_argument("--epochs", type=int, default=DEFAULT_TRAIN.max_epochs,
-                   help=f"training epochs (default: {DEFAULT_TRAIN.max_epochs})")
+    p.add_argument("--epochs", type=positive_int,
+                   help=f"maximum training epochs (default: the model's own, {DEFAULT_TRAIN.max_epochs})")
     p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     p.add_argument("--no-progress", action="store_true", help="hide the training progress bar")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figure")
@@ -29,10 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from forecast.demo import run_demo
-    from forecast.io import check_output_dir
 
-    check_output_dir(args.out)
-    apply_threads(args)
+    begin(args)
     result = run_demo(args.out, max_epochs=args.epochs, seed=args.seed, progress_bar=show_progress(args),
                       plots=not args.no_plots)
     print(f"Seattle next-day temp_max, test {result['test_start']} .. ({result['test_rows']} days)")

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from forecast.cli.common import add_threads, apply_threads
+from forecast.cli.common import add_command, add_threads, begin
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from forecast.lectures import EXPERIMENTS
 
     listing = "\n".join(f"  {name:<22} {description}" for name, (_, description) in EXPERIMENTS.items())
-    p = sub.add_parser(
-        "experiment",
+    p = add_command(
+        sub, "experiment",
         help="run a lecture experiment (vanishing/exploding gradients, memory length, order, state features)",
         description="Run one lecture experiment; it writes NAME.png and NAME.json into --out and prints "
         f"where.\n\nexperiments:\n{listing}\n\n"
         "example: forecast experiment vanishing-gradients --out runs/lectures --quick",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", choices=list(EXPERIMENTS), metavar="NAME", help="which experiment (listed above)")
     p.add_argument("--out", default="runs/experiments", help="folder for the PNG and JSON (default: %(default)s)")
@@ -31,11 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     import time
 
-    from forecast.io import check_output_dir
     from forecast.lectures import run
 
-    check_output_dir(args.out)
-    apply_threads(args)
+    begin(args)
     started = time.perf_counter()
     result = run(args.name, args.out, quick=args.quick, seed=args.seed, plots=not args.no_plots)
     seconds = time.perf_counter() - started

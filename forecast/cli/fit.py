@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 
 from forecast.cli.common import (
+    add_command,
     add_common,
     add_threads,
+    add_window_options,
     apply_threads,
     check_columns,
     floats,
-    names,
     note,
     note_extra_columns,
     positive_int,
     read,
     show_progress,
+    window_spec,
 )
 from forecast.models.training import DEFAULT_TRAIN
 
@@ -35,26 +37,13 @@ early model selection; the printed validation loss is in scaled units (MSE, or p
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "fit", help="train an RNN/GRU/LSTM forecaster and save it to a folder",
+    p = add_command(
+        sub, "fit", help="train an RNN/GRU/LSTM forecaster and save it to a folder",
         description="Train a recurrent forecaster on DATA and save it (weights + JSON, no pickle) to --out.",
-        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLE, data=True,
     )
-    p.add_argument("data", metavar="DATA", help="CSV/Parquet file or bundled dataset name")
-    p.add_argument("--target", type=names, action="extend", required=True, metavar="COL[,COL]",
-                   help="column(s) to forecast")
-    p.add_argument("--features", type=names, action="extend", default=[], metavar="COL[,COL]",
-                   help="covariates observed up to the forecast origin")
-    p.add_argument("--known-future", type=names, action="extend", default=[], metavar="COL[,COL]",
-                   help="covariates known in advance over the horizon (e.g. planned values)")
-    p.add_argument("--calendar", type=names, action="extend", default=[], metavar="NAME[,NAME]",
-                   help="calendar features from the time index: dayofweek, dayofyear, hour, month")
-    p.add_argument("--categorical", type=names, action="extend", default=[], metavar="COL[,COL]",
-                   help="text columns fed through embeddings (e.g. a weather label)")
-    p.add_argument("--id-col", metavar="COL", help="series column of a long file (one series per value)")
+    add_window_options(p)
     p.add_argument("--model", default="lstm", help="registered model name: lstm, gru or rnn (default lstm)")
-    p.add_argument("--lookback", type=positive_int, default=30, help="input window length (default 30)")
-    p.add_argument("--horizon", type=positive_int, default=1, help="steps to forecast (default 1)")
     p.add_argument("--epochs", type=positive_int, help=f"maximum training epochs (default {DEFAULT_TRAIN.max_epochs})")
     p.add_argument("--hidden-size", type=positive_int, help="hidden units per layer (default 64)")
     p.add_argument("--layers", type=positive_int, help="stacked recurrent layers (default 1)")
@@ -109,16 +98,11 @@ def _summary(model, name: str) -> str:
 
 def handle(args: argparse.Namespace) -> int:
     from forecast.artifacts import check_model_dir
-    from forecast.config import WindowSpec
     from forecast.errors import InputError
     from forecast.models import registry
 
     check_model_dir(args.out)  # before reading or training: never lose an hour to a bad --out
-    spec = WindowSpec(
-        target=tuple(args.target), lookback=args.lookback, horizon=args.horizon,
-        features=tuple(args.features), known_future=tuple(args.known_future), calendar=tuple(args.calendar),
-        categorical=tuple(args.categorical), id_col=args.id_col,
-    )
+    spec = window_spec(args)
     model = _build_model(args)
     apply_threads(args)
     frame = read(args.data, args.time_col, args.id_col, spec.numeric_inputs, missing=args.missing, sort=args.sort)

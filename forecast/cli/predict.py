@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from forecast.cli.common import (
+    add_command,
     add_common,
     add_threads,
     apply_threads,
@@ -32,12 +33,11 @@ skipped and reported (never failing the others) unless --fill fills the holes fi
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "predict", help="forecast every series in a file with a saved model",
+    p = add_command(
+        sub, "predict", help="forecast every series in a file with a saved model",
         description="Forecast every series in DATA with the model saved in --model; write CSV or Parquet.",
-        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLE, data=True,
     )
-    p.add_argument("data", metavar="DATA", help="CSV/Parquet file or bundled dataset name")
     p.add_argument("--model", required=True, metavar="DIR", help="folder written by `forecast fit`")
     p.add_argument("--out", required=True, metavar="FILE",
                    help="forecasts file, .csv or .parquet (written atomically: no partial file on failure)")

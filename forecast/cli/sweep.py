@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from forecast.cli.common import add_threads, positive_int
+from forecast.cli.common import add_command, add_threads, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from forecast.data.sources.files import MISSING_POLICIES
 
-    p = sub.add_parser(
-        "sweep",
+    p = add_command(
+        sub, "sweep",
         help="hyperparameter sweep over model families (Optuna), resumable, many workers",
         description="Search RNN, GRU, LSTM and scikit-learn families on the same time-ordered splits with "
         "Optuna (pruning on validation loss), choose the family with the best validation MAE, then refit "
@@ -23,7 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "examples:\n"
         "  forecast sweep experiments/weather.yaml --n-trials 30 --workers 2\n"
         "  forecast sweep experiments/stocks.yaml --storage postgresql://user@db-host/optuna",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("config", help="sweep config (YAML): data, spec, families, n_trials, ...")
     p.add_argument("--storage", help="Optuna storage URL (default: SQLite file <out>/study.db)")
@@ -45,63 +44,31 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "interpolate or keep (overrides the config's missing)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-plots", action="store_true", help="write no PNG figures (leaderboard, Optuna plots)")
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # run trials only (no report)
     p.set_defaults(handler=handle)
 
 
-def _drop_interrupt_tracebacks() -> None:
-    """Optuna logs an interrupted trial as failed, with the KeyboardInterrupt's traceback; the CLI says
-    `forecast: interrupted` instead."""
-    import logging
-
-    def keep(record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, KeyboardInterrupt) and "KeyboardInterrupt" not in record.getMessage()
-
-    logging.getLogger("optuna.study._optimize").addFilter(keep)
-
-
 def handle(args: argparse.Namespace) -> int:
-    import os
-    import warnings
-
     from forecast.cli.common import apply_threads, data_notes, read, show_progress
-    from forecast.errors import DataWarning
     from forecast.io import check_output_dir
     from forecast.sweeps.config import SweepConfig
-    from forecast.sweeps.data import load, prepare
-    from forecast.sweeps.runner import evaluate_best, open_study, optimize, run_workers
-    from forecast.sweeps.splits import FrameSplit
+    from forecast.sweeps.data import prepare
+    from forecast.sweeps.runner import run_sweep
+    from forecast.sweeps.worker import drop_interrupt_tracebacks
 
-    _drop_interrupt_tracebacks()
-    # Config, then data, then splits: every check runs before a study, folder or file exists.
+    drop_interrupt_tracebacks()
+    # Config, then data (run_sweep checks the splits): every check runs before a study, folder or file exists.
     config = SweepConfig.from_yaml(args.config).with_overrides(
         storage=args.storage, n_trials=args.n_trials, study_name=args.study_name, timeout=args.timeout,
         max_epochs=args.max_epochs, out_dir=args.out_dir, time_col=args.time_col, sort=args.sort,
         missing=args.missing,
     )
     check_output_dir(config.out_dir)
-    spec = config.spec
-    if args.worker:  # started by --workers: the parent has printed the data's notes once already
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DataWarning)
-            frame = load(config)
-    else:
-        with data_notes():
-            frame = prepare(read(config.data, config.time_col, spec.id_col, spec.numeric_inputs,
-                                 sort=config.sort), config)
-    FrameSplit.by_fraction(frame, spec, config.val_size, config.test_size)
+    with data_notes():
+        frame = prepare(read(config.data, config.time_col, config.spec.id_col, config.spec.numeric_inputs,
+                             sort=config.sort), config)
     apply_threads(args)
-    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)  # 0: share the cores out
-    progress = show_progress(args)  # no bar when stderr is not a terminal
-    if args.worker or args.workers <= 1:
-        study = optimize(config, frame=frame, progress_bar=progress)
-        if args.worker:
-            return 0
-    else:
-        run_workers(config, args.workers, args.config, threads=threads, progress_bar=progress)
-        study = open_study(config)
-    result = evaluate_best(config, study, frame, plots=not args.no_plots)
+    result = run_sweep(config, frame, workers=args.workers, threads=args.threads,
+                       progress_bar=show_progress(args), plots=not args.no_plots)
     print(f"study {config.study_name!r}: {result.n_complete} complete, {result.n_pruned} pruned trials")
     from forecast.leaderboard import dm_legend, format_leaderboard
 

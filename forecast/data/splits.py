@@ -1,4 +1,6 @@
-"""Time-ordered splits: train / validation / test by fraction or date, and walk-forward folds.
+"""Time-ordered splits, the one place cut points are computed: train / validation / test rows of each
+series for the estimator (`time_split` on a panel) and the sweep (`FrameSplit` on a frame), and the first
+test date common to all series for the backtest (`backtest_start`).
 
 A split is a pair of row cuts per series. Windows are assigned by where their *targets* lie: training
 windows forecast rows [0, train_end), validation windows rows [train_end, val_end), test windows rows
@@ -9,9 +11,8 @@ there is therefore a gap of H origins.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,35 @@ from forecast.config import WindowSpec
 from forecast.data.panel import Panel
 from forecast.data.windows import Windows, make_windows
 from forecast.errors import InputError
+
+
+def _keep(n: np.ndarray, size: float | int) -> np.ndarray:
+    """Rows left at the start of each series after removing `size` (a fraction, or a row count) from its end.
+
+    Fractions round like `int((1 - size) * n)`, so a 20% test split of 1,461 rows keeps 1,168 and tests 293.
+    """
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, float, np.integer, np.floating)):
+        raise InputError(f"split size {size!r} must be a fraction in [0, 1) or a number of rows")
+    if isinstance(size, (float, np.floating)):
+        if not 0.0 <= size < 1.0:
+            raise InputError(f"split size {size!r} must be a fraction in [0, 1) or a number of rows")
+        return np.floor(n * (1.0 - size) + 1e-9).astype(np.int64)
+    if size < 0:
+        raise InputError(f"split size {size!r} must be a non-negative number of rows")
+    return (n - int(size)).astype(np.int64)
+
+
+def cut_points(lengths: np.ndarray, *, val_size: float | int = 0.0,
+               test_size: float | int = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """([S] train_end, [S] val_end) of series with `lengths` rows: the last `test_size` of each series is
+    test, the `val_size` before it validation. Fractions are of each series' own length, rounded down."""
+    n = np.asarray(lengths, dtype=np.int64)
+    val_end = _keep(n, test_size)
+    if isinstance(val_size, float) and isinstance(test_size, float):
+        train_end = _keep(n, val_size + test_size)
+    else:
+        train_end = val_end - (n - _keep(n, val_size))
+    return train_end, val_end
 
 
 @dataclass(frozen=True)
@@ -46,111 +76,79 @@ class Split:
         return make_windows(panel, spec, first_target=first, last_target=last, **kwargs)
 
 
-def _keep(n: np.ndarray, size: float | int) -> np.ndarray:
-    """Rows left at the start of each series after removing `size` (a fraction, or a row count) from its end.
-
-    Fractions round like `int((1 - size) * n)`, so a 20% test split of 1,461 rows keeps 1,168 and tests 293.
-    """
-    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, float, np.integer, np.floating)):
-        raise InputError(f"split size {size!r} must be a fraction in [0, 1) or a number of rows")
-    if isinstance(size, (float, np.floating)):
-        if not 0.0 <= size < 1.0:
-            raise InputError(f"split size {size!r} must be a fraction in [0, 1) or a number of rows")
-        return np.floor(n * (1.0 - size) + 1e-9).astype(np.int64)
-    if size < 0:
-        raise InputError(f"split size {size!r} must be a non-negative number of rows")
-    return (n - int(size)).astype(np.int64)
-
-
 def time_split(panel: Panel, *, val_size: float | int = 0.0, test_size: float | int = 0.2) -> Split:
-    """Split each series by position: the last `test_size` for test, the `val_size` before it for validation.
-
-    Fractions are of each series' own length (rounded down, as `int(0.8 * n)` leaves 20% for test).
-    """
-    n = panel.n_observed
-    val_end = _keep(n, test_size)
-    if isinstance(val_size, float) and isinstance(test_size, float):
-        train_end = _keep(n, val_size + test_size)
-    else:
-        train_end = val_end - (n - _keep(n, val_size))
+    """Split each series of `panel` by position (see `cut_points`); every series keeps a training row."""
+    train_end, val_end = cut_points(panel.n_observed, val_size=val_size, test_size=test_size)
     if np.any(train_end < 1):
         raise InputError("split leaves a series without training rows; use smaller val/test sizes")
     return Split(train_end=train_end, val_end=val_end)
 
 
-def date_split(panel: Panel, *, val_start: str | pd.Timestamp | None, test_start: str | pd.Timestamp) -> Split:
-    """Split each series by date: validation from `val_start`, test from `test_start` (both inclusive)."""
-    def first_row_at(when) -> np.ndarray:
-        stamp = pd.Timestamp(when)
-        if panel.tz:
-            stamp = (stamp.tz_localize(panel.tz) if stamp.tz is None else stamp).tz_convert("UTC").tz_localize(None)
-        t = np.datetime64(stamp.to_datetime64(), "ns")
-        return np.array([
-            np.searchsorted(panel.times[o:o + n], t) for o, n in zip(panel.offsets[:-1], panel.n_observed, strict=False)
-        ], dtype=np.int64)
+@dataclass(frozen=True)
+class FrameSplit:
+    """Row masks of one frame: train [0, train_end), validation [train_end, val_end), test [val_end, n) per
+    series, cut by `cut_points` on each series' own rows (the sweep's split).
 
-    val_end = first_row_at(test_start)
-    train_end = first_row_at(val_start) if val_start is not None else val_end.copy()
-    if np.any(train_end > val_end):
-        raise InputError(f"val_start {val_start} must not be after test_start {test_start}")
-    return Split(train_end=train_end, val_end=val_end)
-
-
-class Fold(NamedTuple):
-    """One walk-forward fold, per-series rows: fit on [train_start, train_end), test targets in [train_end, test_end).
-
-    Unpacks as the tuple (train_start, train_end, test_end).
+    Every family is fit on `train` (searching) or `train_val` (final refit) and scored on forecasts whose
+    *targets* fall in the validation or test rows; inputs may reach back into earlier parts.
     """
 
-    train_start: np.ndarray
-    train_end: np.ndarray
-    test_end: np.ndarray
+    frame: pd.DataFrame
+    spec: WindowSpec
+    part: np.ndarray  # [rows] 0 = train, 1 = validation, 2 = test
 
-    def train_rows(self, panel: Panel) -> np.ndarray:
-        """[T] mask of the fold's training rows (what transforms may be fit on)."""
-        local = np.arange(len(panel.times)) - np.repeat(panel.offsets[:-1], panel.lengths)
-        return (local >= np.repeat(self.train_start, panel.lengths)) & (local < np.repeat(self.train_end, panel.lengths))
-
-    def windows(self, panel: Panel, spec: WindowSpec, part: str, **kwargs) -> Windows:
-        """Windows of `part`: "train" reads only rows [train_start, train_end); "test" forecasts targets in
-        [train_end, test_end) from inputs that may reach back into the training rows."""
-        if part == "train":
-            first, last = self.train_start + spec.lookback, self.train_end - 1
-        elif part == "test":
-            first, last = self.train_end, self.test_end - 1
+    @classmethod
+    def by_fraction(cls, frame: pd.DataFrame, spec: WindowSpec, val_size: float, test_size: float) -> FrameSplit:
+        """Split each series like `int((1 - f) * n)`: the last test_size for test, val_size before it."""
+        if spec.id_col:
+            series, _ = pd.factorize(frame[spec.id_col], use_na_sentinel=False)  # [rows] series code of each row
+            position = pd.Series(series).groupby(series).cumcount().to_numpy()
         else:
-            raise ValueError(f"part must be 'train' or 'test', got {part!r}")
-        return make_windows(panel, spec, first_target=first, last_target=last, **kwargs)
+            series, position = np.zeros(len(frame), dtype=np.int64), np.arange(len(frame))
+        train_end, val_end = cut_points(np.bincount(series, minlength=1), val_size=val_size, test_size=test_size)
+        part = np.where(position < train_end[series], 0, np.where(position < val_end[series], 1, 2))
+        if not (part == 1).any() or not (part == 2).any():
+            raise InputError("sweep: the data are too short for a validation and a test part; use more rows")
+        return cls(frame, spec, part)
+
+    @property
+    def train(self) -> pd.DataFrame:
+        return self.frame[self.part == 0]
+
+    @property
+    def train_val(self) -> pd.DataFrame:
+        return self.frame[self.part <= 1]
+
+    def targets_in(self, forecasts: pd.DataFrame, part: int) -> pd.DataFrame:
+        """The forecasts whose target row lies in `part` (1 = validation, 2 = test)."""
+        keys = ["timestamp"] + ([self.spec.id_col] if self.spec.id_col else [])
+        rows = pd.DataFrame({"timestamp": self.frame.index, "_part": self.part})
+        if self.spec.id_col:
+            rows[self.spec.id_col] = self.frame[self.spec.id_col].to_numpy()
+        merged = forecasts.merge(rows, on=keys, how="left", validate="many_to_one")
+        return merged[merged["_part"] == part].drop(columns="_part").reset_index(drop=True)
 
 
-def walk_forward(
-    panel: Panel,
-    spec: WindowSpec,
-    *,
-    n_folds: int,
-    test_size: float | int,
-    expanding: bool = True,
-    train_size: int | None = None,
-) -> Iterator[Fold]:
-    """Rolling-origin folds over the last `test_size` of each series, in time order.
+def panel_time(panel: Panel, when: str | pd.Timestamp) -> np.datetime64:
+    """A date as the panel's naive time (UTC for zoned data; a naive date is read in the data's zone)."""
+    stamp = pd.Timestamp(when)
+    if panel.tz:
+        stamp = (stamp.tz_localize(panel.tz) if stamp.tz is None else stamp).tz_convert("UTC").tz_localize(None)
+    return np.datetime64(stamp.to_datetime64(), "ns")
 
-    Each fold tests on the next block of rows and trains on everything before it (expanding) or on the
-    `train_size` rows just before it (sliding; default: the rows before the first test block). A training
-    window of a fold never reads a row of that fold's test block; the last training origin and the first
-    test origin are H rows apart.
-    """
-    if not isinstance(n_folds, (int, np.integer)) or n_folds < 1:
-        raise InputError(f"n_folds must be a positive integer, got {n_folds!r}")
-    n = panel.n_observed
-    start = _keep(n, test_size)
-    if np.any(start < 1):
-        raise InputError("walk-forward test block leaves a series without training rows; use a smaller test_size")
-    if train_size is not None and (not isinstance(train_size, (int, np.integer)) or train_size < 1):
-        raise InputError(f"train_size must be a positive number of rows, got {train_size!r}")
-    window = start if train_size is None else np.full_like(n, int(train_size))
-    test_rows = n - start
-    for k in range(n_folds):
-        fold_start = start + (test_rows * k) // n_folds
-        fold_end = start + (test_rows * (k + 1)) // n_folds
-        train_start = np.zeros_like(n) if expanding else np.maximum(0, fold_start - window)
-        yield Fold(train_start, fold_start, fold_end)
+
+def backtest_start(panel: Panel, test_size: float | int, test_start: str | pd.Timestamp | None) -> np.datetime64:
+    """First time step of the backtest's test period (naive panel time), common to all series: `test_start`,
+    or the last `test_size` (fraction or count) of the distinct time steps, cut like `cut_points`."""
+    if test_start is not None:
+        return panel_time(panel, test_start)
+    dates = np.unique(panel.times)
+    fraction = isinstance(test_size, Real) and not isinstance(test_size, Integral)
+    count = isinstance(test_size, Integral) and not isinstance(test_size, bool)
+    if not ((fraction and 0.0 < test_size < 1.0) or (count and 0 < test_size < len(dates))):
+        raise InputError(f"test_size {test_size!r} must be a fraction in (0, 1) or a number of time steps "
+                         f"below the data's {len(dates)}")
+    keep = int(cut_points(np.array([len(dates)]), test_size=float(test_size) if fraction else int(test_size))[1][0])
+    if keep < 1:
+        raise InputError(f"test_size {test_size!r} leaves no time step to train on")
+    return dates[keep]

@@ -67,6 +67,11 @@ class SweepConfig:
         """A copy with the non-None `changes` applied (command-line overrides)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready keys, the inverse of `from_dict` (how the runner hands a config to its workers)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("spec", "extra")}
+        return {**{k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}, "spec": self.spec.to_dict()}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> SweepConfig:
         """Build from a plain dict (a parsed YAML file); unknown keys are errors naming the key."""

@@ -12,9 +12,9 @@ import optuna
 import pandas as pd
 
 from forecast.config import WindowSpec
+from forecast.data.splits import FrameSplit
 from forecast.models import registry
 from forecast.models.training import DEFAULT_TRAIN
-from forecast.sweeps.splits import FrameSplit
 
 
 class PrefixedTrial:

@@ -22,16 +22,18 @@ import optuna
 import pandas as pd
 
 from forecast.data.reuse import reusing_panels
+from forecast.data.splits import FrameSplit
 from forecast.errors import ForecastError, InputError
 from forecast.models import registry
 from forecast.sweeps.config import SweepConfig
 from forecast.sweeps.data import load, prepare
 from forecast.sweeps.objective import Objective, build_model, params_of
 from forecast.sweeps.sampling import TrialSeededSampler
-from forecast.sweeps.splits import FrameSplit
 from forecast.sweeps.storage import make_pruner, open_storage, storage_url
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+IN_MEMORY = "<frame>"
+"""The config's data when `sweep()` is given a frame rather than a file."""
 STATE_WORDS = {"PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
 
 
@@ -103,24 +105,16 @@ def optimize(config: SweepConfig, frame: pd.DataFrame | None = None, *, progress
     return study
 
 
-def run_workers(config: SweepConfig, workers: int, config_path: str | None, *, threads: int,
-                progress_bar: bool = True) -> None:
-    """Start `workers` processes on the same study (`forecast sweep ... --worker`), each with `threads` CPU
-    threads for torch, and every command-line override of `config` passed on."""
-    if config_path is None:
-        raise InputError("--workers needs the sweep config file so each worker can read it")
-    url = storage_url(config.storage, config.out_dir)
+def run_workers(config: SweepConfig, workers: int, *, threads: int, progress_bar: bool = True) -> None:
+    """Start `workers` processes on the same study (`python -m forecast.sweeps.worker`, given the config as
+    JSON), each with `threads` CPU threads for torch; they stop when this process is interrupted or dies."""
+    if config.data == IN_MEMORY:
+        raise InputError("sweep: worker processes read the data from a file or bundled name, not an in-memory "
+                         "frame; use workers=1 or save the frame and name it as the config's data")
     open_study(config)  # create it once, before the workers start (they would also cope with a race)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    command = [sys.executable, "-m", "forecast", "sweep", config_path, "--worker", "--storage", url,
-               "--study", config.study_name, "--n-trials", str(config.n_trials), "--threads", str(threads),
-               "--max-epochs", str(config.max_epochs), "--missing", config.missing]
-    if config.timeout:
-        command += ["--timeout", str(config.timeout)]
-    if config.sort:
-        command += ["--sort"]
-    if config.time_col:
-        command += ["--time-col", config.time_col]
+    command = [sys.executable, "-m", "forecast.sweeps.worker", json.dumps(config.to_dict()),
+               "--threads", str(threads), "--parent", str(os.getpid())]
     procs = [subprocess.Popen([*command, *([] if k == 0 and progress_bar else ["--no-progress"])], env=env)
              for k in range(workers)]
     try:
@@ -320,6 +314,24 @@ def write_study_plots(study: optuna.Study, out: Path) -> dict[str, str]:
     return files
 
 
+def run_sweep(config: SweepConfig, frame: pd.DataFrame | None = None, *, workers: int = 1, threads: int = 0,
+              progress_bar: bool = True, plots: bool = True) -> SweepResult:
+    """The whole sweep: check data and splits, optimize (here, or in `workers` processes with `threads` torch
+    threads each; 0 shares the cores out), then `evaluate_best` and write the outputs.
+
+    frame: the data already read (e.g. with the reader's notes shown); None reads `config.data`."""
+    # Data, then splits: every check runs before a study, folder or file exists.
+    frame = load(config) if frame is None else prepare(frame, config)
+    FrameSplit.by_fraction(frame, config.spec, config.val_size, config.test_size)
+    if workers <= 1:
+        study = optimize(config, frame=frame, progress_bar=progress_bar)  # by keyword, as tests fake it
+    else:
+        run_workers(config, workers, threads=threads or max(1, (os.cpu_count() or 1) // workers),
+                    progress_bar=progress_bar)
+        study = open_study(config)
+    return evaluate_best(config, study, frame, plots=plots)
+
+
 def sweep(
     frame: pd.DataFrame,
     spec,
@@ -339,8 +351,7 @@ def sweep(
     Rerunning with the same storage and study name resumes the study. Extra `options` are SweepConfig
     fields (val_size, test_size, lookbacks, max_epochs, pruner, benchmarks, ...).
     """
-    config = SweepConfig(data="<frame>", spec=spec, families=tuple(families), n_trials=n_trials,
+    config = SweepConfig(data=IN_MEMORY, spec=spec, families=tuple(families), n_trials=n_trials,
                          storage=storage, study_name=study_name, timeout=timeout, seed=seed, out_dir=out_dir,
                          **options)
-    study = optimize(config, frame, progress_bar=progress_bar)
-    return evaluate_best(config, study, frame)
+    return run_sweep(config, frame, progress_bar=progress_bar)
