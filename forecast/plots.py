@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -134,16 +135,11 @@ def plot_forecast(
 
 
 def plot_residuals(
-    forecasts: Forecasts,
-    actuals: pd.DataFrame,
-    path: PathLike,
-    *,
-    target: str | None = None,
-    id_col: str | None = None,
-    step: int | None = None,
+    forecasts: Forecasts, actuals: pd.DataFrame, path: PathLike, *, step: int | None = None, **join_options: Any
 ) -> Path:
-    """Plot residuals (actual - forecast) over time and as a histogram, per model; one step or all."""
-    joined = join_actuals(_with_model(forecasts), actuals, target=target, id_col=id_col)
+    """Plot residuals (actual - forecast) over time and as a histogram, per model; one step or all.
+    join_options: `join_actuals`'s (target, id_col) to match forecasts with actuals."""
+    joined = join_actuals(_with_model(forecasts), actuals, **join_options)
     if step is not None:
         joined = joined[joined["step"] == step]
         if joined.empty:
