@@ -19,10 +19,10 @@ DEMO_SPEC = WindowSpec(target="temp_max", lookback=30, horizon=1, features=("pre
 
 
 def demo_model(*, max_epochs: int | None = None, seed: int = 42, progress_bar: bool = True) -> RNNForecaster:
-    """The demo's LSTM: two layers of 64, clipped gradients; `max_epochs` None keeps the model's default."""
+    """The demo's LSTM: two layers of 64 with the training defaults (gradient clipping on, lr, batch size:
+    models/training.TrainConfig); `max_epochs` None keeps the default too."""
     epochs = {} if max_epochs is None else {"max_epochs": max_epochs}
-    return RNNForecaster(cell="lstm", hidden_size=64, num_layers=2, lr=1e-3, batch_size=64, gradient_clip_val=1.0,
-                         seed=seed, progress_bar=progress_bar, **epochs)
+    return RNNForecaster(cell="lstm", hidden_size=64, num_layers=2, seed=seed, progress_bar=progress_bar, **epochs)
 
 
 def run_demo(
