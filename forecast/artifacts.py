@@ -6,8 +6,9 @@ beside it and swapping it in, so a crash leaves the old or the new model whole; 
 the current folder and its parents are refused before any work. model.json records the weights' SHA-256.
 
 Each saveable model class provides `_artifact_state() -> (metadata dict, tensors dict)` and a classmethod
-`_from_artifact(metadata, tensors)`; `load_model` dispatches on the class name stored in the JSON, and only
-to the classes of the registry's saveable entries (`forecast.models.registry.loadable_classes`).
+`_from_artifact(metadata, tensors)`; `read_model` dispatches on the class name stored in the JSON, and only
+to the classes it is given (`forecast.models.loading.load_model` gives the registry's saveable ones), so
+this module never imports the models above it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import platform
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -132,15 +134,14 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_model(path: str | os.PathLike[str]):
-    """Load a model saved by `save`; weights on the CPU whatever device trained them.
+def read_model(path: str | os.PathLike[str], loadable: Mapping[str, type]):
+    """Load a model saved by `save_model`, built by its class in `loadable` ({name in model.json: class});
+    weights on the CPU whatever device trained them.
 
     Refuses, as a damaged folder, weights whose SHA-256 differs from the one in model.json (models saved
     before the hash was recorded load unchecked) and descriptions that contradict themselves.
     """
     from safetensors.torch import load_file
-
-    from forecast.models.registry import loadable_classes
 
     folder = Path(path)
     meta_file, weights_file = folder / METADATA, folder / WEIGHTS
@@ -160,7 +161,6 @@ def load_model(path: str | os.PathLike[str]):
             f"(expects {FORMAT_VERSION}); retrain or use the matching forecast release"
         )
     name = metadata.get("class")
-    loadable = loadable_classes()
     if name not in loadable:
         raise InputError(f"{meta_file}: unknown model class {name!r}; known: {sorted(loadable)}")
     recorded = metadata.get("weights_sha256")

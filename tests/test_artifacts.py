@@ -14,10 +14,11 @@ import safetensors.torch
 import torch
 
 import forecast
-from forecast.artifacts import FORMAT_VERSION, METADATA, WEIGHTS, load_model
+from forecast.artifacts import FORMAT_VERSION, METADATA, WEIGHTS
 from forecast.config import WindowSpec
 from forecast.errors import InputError
 from forecast.models.estimators import RNNForecaster
+from forecast.models.loading import load_model
 
 SPEC = WindowSpec(target="temp_max", lookback=7, horizon=2, features=("precipitation",),
                   categorical=("weather",), calendar=("dayofyear",))
@@ -151,7 +152,7 @@ def test_model_folder_saved_before_the_redesign_still_loads_and_predicts_the_sam
 
     import pandas as pd
 
-    from forecast.artifacts import load_model
+    from forecast.models.loading import load_model
 
     folder = Path(__file__).parent / "data" / "legacy_rnn_v1"
     frame = pd.read_csv(folder / "frame.csv", index_col="timestamp", parse_dates=True)

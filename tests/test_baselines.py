@@ -13,7 +13,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from forecast.artifacts import load_model
 from forecast.config import WindowSpec
 from forecast.errors import InputError
 from forecast.models import registry
@@ -26,6 +25,7 @@ from forecast.models.baselines import (
     SeasonalNaive,
     infer_season,
 )
+from forecast.models.loading import load_model
 
 Y = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0])
 

@@ -14,10 +14,11 @@ import safetensors.torch
 import torch
 
 import forecast.io
-from forecast.artifacts import METADATA, WEIGHTS, check_model_dir, is_model_folder, load_model
+from forecast.artifacts import METADATA, WEIGHTS, check_model_dir, is_model_folder
 from forecast.cli import main
 from forecast.errors import InputError
 from forecast.io import atomic_path, check_output_dir, check_output_file, write_table
+from forecast.models.loading import load_model
 from tests._cli_data import long_frame, tiny_model
 
 DATA_ROWS = "date,y,x\n" + "".join(f"2021-01-{d:02d},{10 + d % 7},{d % 3}\n" for d in range(1, 31))

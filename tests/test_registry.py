@@ -11,10 +11,10 @@ from sklearn.base import clone
 from sklearn.linear_model import Ridge
 from threadpoolctl import threadpool_limits
 
-from forecast.artifacts import load_model
 from forecast.config import WindowSpec
 from forecast.errors import InputError
 from forecast.models import registry
+from forecast.models.loading import load_model
 from forecast.models.state_features import RNNStateFeatures, StatePipelineForecaster
 
 

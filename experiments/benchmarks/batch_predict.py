@@ -75,10 +75,10 @@ def train_model(frame: pd.DataFrame, out: Path, n_train: int = 20):
 
 def run_stages(csv: Path, model_dir: Path, out: Path) -> dict:
     """Each stage of `forecast predict`, timed in this process."""
-    from forecast.artifacts import load_model
     from forecast.data.reading import read_data
     from forecast.io import write_table
     from forecast.models.batch import batch_predict
+    from forecast.models.loading import load_model
 
     t0 = time.perf_counter()
     model = load_model(model_dir)

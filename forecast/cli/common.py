@@ -174,7 +174,7 @@ def check_output_path(path: str, suffixes: tuple[str, ...] = (".csv", ".parquet"
 
 def load_model_dir(path: str):
     """Load a saved model; a damaged or foreign folder is an InputError naming it (never a KeyError)."""
-    from forecast.artifacts import load_model
+    from forecast.models.loading import load_model
 
     try:
         return load_model(path)

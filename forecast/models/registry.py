@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forecast.errors import InputError
+from forecast.models.tasks import declared_task
 
 SearchSpace = Callable[[Any], dict[str, Any]]  # optuna.Trial -> build() overrides
 
@@ -170,11 +171,11 @@ def entry_of(model: Any) -> ModelEntry | None:
 
 
 def task_of(model: Any) -> str:
-    """'direction' or 'regression': what `model` forecasts, as its entry declares; models of classes the
-    registry does not know forecast values."""
+    """'direction' or 'regression': what `model` forecasts, as its entry declares; for a class the registry
+    does not know, what the model itself declares (`tasks.declared_task`)."""
     entry = entry_of(model)
     if entry is None:
-        return "regression"
+        return declared_task(model)
     if entry.task == "parameter":
         return "direction" if model.get_params(deep=False)["task"] == "direction" else "regression"
     return entry.task

@@ -17,6 +17,15 @@ CLASSIFY_TASKS = ("direction", "event")
 LOSSES = ("mse", "mae", "huber")
 
 
+def declared_task(model) -> str:
+    """'direction' or 'regression': what a forecaster says it forecasts, by its `task` parameter (RNNs) or
+    its class's `task` attribute (the direction baselines). For classes the registry does not know; the
+    registry's own entries declare the same (`registry.task_of`)."""
+    params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
+    task = params.get("task", getattr(type(model), "task", "regression"))
+    return "direction" if task == "direction" else "regression"
+
+
 def check_task(spec: WindowSpec, *, task: str, head: str, normalize: str, skip: str, quantiles: Sequence[float],
                target_transform: str, event_threshold: float | None) -> None:
     """Checks that tie RNNForecaster's parameters to each other or to the spec (single ones are in its table)."""

@@ -21,6 +21,7 @@ from forecast.data.transforms import TARGET_TRANSFORMS, inverse_target, transfor
 from forecast.errors import InputError
 from forecast.metrics import quantile_columns
 from forecast.models.base import Forecaster
+from forecast.models.tasks import declared_task
 
 
 def transform_frame(frame: pd.DataFrame, spec: WindowSpec, kind: str, *, source: str = "frame") -> pd.DataFrame:
@@ -107,9 +108,7 @@ class TransformedTargetForecaster(Forecaster):
         """Fit a clone of `forecaster` on `frame` with its target transformed. Returns self."""
         self._validate_params()
         spec = self._check_spec(spec)
-        from forecast.models.registry import task_of
-
-        if task_of(self.forecaster) == "direction":
+        if declared_task(self.forecaster) == "direction":
             raise InputError(f"{type(self.forecaster).__name__} forecasts the direction of the target; "
                              f"a target transform ({self.transform!r}) makes no sense for it")
         transformed = transform_frame(frame, spec, self.transform, source="training frame")
