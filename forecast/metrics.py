@@ -187,7 +187,7 @@ def _as_ns(values: pd.Series | pd.Index, where: str) -> pd.Series | pd.Index:
     return converted.as_unit("ns") if hasattr(converted, "as_unit") else converted.dt.as_unit("ns")
 
 
-def _long_actuals(actuals: pd.DataFrame, targets: list[str], id_col: str | None) -> pd.DataFrame:
+def long_actuals(actuals: pd.DataFrame, targets: list[str], id_col: str | None) -> pd.DataFrame:
     """Actual data (time index, target columns[, id column]) -> rows of (id, timestamp, target, actual)."""
     if not isinstance(actuals.index, pd.DatetimeIndex):
         raise InputError("the actuals frame must have a DatetimeIndex (one row a time step)")
@@ -264,7 +264,7 @@ def join_actuals(
             f"{int(repeated.sum())} forecast rows repeat a (model, series, target, origin, step) (first: model "
             f"{first['model']!r}, origin {first['origin']}, step {first['step']}); each must appear once"
         )
-    long = _long_actuals(actuals, sorted(frame["target"].unique()), id_col)
+    long = long_actuals(actuals, sorted(frame["target"].unique()), id_col)
     repeated = long.duplicated([*keys, "timestamp"])
     if repeated.any():
         first = long.loc[repeated].iloc[0]

@@ -29,6 +29,11 @@ TASK_SUPPORT = ("regression", "direction", "parameter")
 parameter says (RNNForecaster: task="direction" classifies, every other task forecasts values)."""
 
 
+INTERVAL_SETTINGS = {"intervals": "levels", "interval_method": "method", "calibration_size": "calibration_size"}
+"""build() settings that ask for conformal intervals, and the ConformalForecaster parameter each sets:
+intervals=(0.8, 0.95) wraps the model (`forecast.models.conformal`); the others tune the wrapper."""
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     """How to build one registered model, what it can do, and what a sweep may change about it.
@@ -61,6 +66,7 @@ class ModelEntry:
 
         settings = {**(shared or {}), **overrides}
         transform = settings.pop("target_transform", None)
+        intervals = {k: settings.pop(k) for k in INTERVAL_SETTINGS if k in settings}
         model = self.cls(**{k: clone(v, safe=False) for k, v in self.defaults.items()})
         known = model.get_params(deep=True)
         chosen: dict[str, Any] = {}
@@ -72,7 +78,23 @@ class ModelEntry:
             chosen.update(dict.fromkeys(targets, value))
         if unknown:
             raise InputError(f"model {self.name!r} has no setting(s) {', '.join(unknown)}; drop those options")
-        return self.transformed(model.set_params(**chosen) if chosen else model, transform)
+        model = self.transformed(model.set_params(**chosen) if chosen else model, transform)
+        return self.conformal(model, intervals, asked=bool(intervals.keys() & overrides.keys()))
+
+    def conformal(self, model: Any, settings: Mapping[str, Any], *, asked: bool = True) -> Any:
+        """`model` wrapped in a ConformalForecaster when settings["intervals"] names levels (see
+        INTERVAL_SETTINGS); direction classifiers refuse when `asked` (an override), else stay unwrapped."""
+        if settings.get("intervals") is None:
+            return model
+        if declared_task(model) == "direction":
+            if asked:
+                raise InputError(f"model {self.name!r} forecasts the direction of the target (P(up)); "
+                                 "conformal intervals are for value forecasts: drop intervals for it")
+            return model
+        from forecast.models.conformal import ConformalForecaster
+
+        return ConformalForecaster(forecaster=model, levels=settings["intervals"],
+                                   **{INTERVAL_SETTINGS[k]: v for k, v in settings.items() if k != "intervals"})
 
     def transformed(self, model: Any, transform: str | None) -> Any:
         """`model` (built from this entry) made to forecast through `transform` as `target_transform` says;
@@ -155,6 +177,9 @@ def build(name: str, /, *, shared: Mapping[str, Any] | None = None, **overrides:
         sweep's seed and epoch budget): applied where the model has them, skipped where it has not.
         `overrides` win over `shared`.
     `target_transform` (in either) is honoured by every model, as the entry's `target_transform` says.
+    `intervals` (levels, e.g. (0.8, 0.95)) wraps every value forecaster in a ConformalForecaster
+    (`interval_method` "split" or "aci", `calibration_size`: its other settings); P(up) classifiers refuse
+    it as an override and are left unwrapped when it is shared.
     """
     try:
         entry = get(name)

@@ -1,0 +1,82 @@
+"""Conformal interval radii from absolute residuals: split conformal with the finite-sample correction,
+over the residuals known at each forecast origin, and adaptive conformal inference (ACI).
+
+Pure NumPy; `forecast.models.conformal.ConformalForecaster` feeds it one (series, target, step) group at a
+time. A residual is usable at origin t only once its target is observed, i.e. its target time is <= t:
+that one rule keeps every calibration residual in the past of the forecast it widens.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+METHODS = ("split", "aci")
+"""split: the conformal quantile of every residual known at the origin (an expanding calibration set);
+aci: the same, at a miscoverage level updated online by the misses of earlier intervals (Gibbs & Candes 2021)."""
+DEFAULT_ACI_RATE = 0.005
+"""ACI's step size gamma (the value of Gibbs & Candes' experiments)."""
+
+
+def conformal_radius(scores: np.ndarray, level: float) -> float:
+    """The ceil((n+1) * level)-th smallest of the n `scores`: with exchangeable scores, a new score falls
+    at or below it with probability >= level. Infinite when n is too small for that level; 0 for level <= 0."""
+    n = len(scores)
+    if level <= 0.0:
+        return 0.0
+    k = math.ceil((n + 1) * level - 1e-12)
+    if k > n:
+        return math.inf
+    return float(np.partition(scores, k - 1)[k - 1])
+
+
+def expanding_radii(target_times: np.ndarray, scores: np.ndarray, origins: np.ndarray,
+                    levels: np.ndarray) -> np.ndarray:
+    """Split-conformal radii [Q, L] at `origins` [Q] for `levels` [L], each from the `scores` [R] whose
+    target time is <= the origin (the expanding set as a backtest walks forward)."""
+    order = np.argsort(target_times, kind="stable")
+    times, ordered = target_times[order], scores[order]
+    known = np.searchsorted(times, origins, side="right")  # [Q] residuals observed by each origin
+    radii = np.empty((len(origins), len(levels)))
+    for n in np.unique(known):  # one loop per distinct calibration-set size, not per forecast
+        prefix = ordered[:n]
+        radii[known == n] = [conformal_radius(prefix, level) for level in levels]
+    return radii
+
+
+def aci_radii(target_times: np.ndarray, origins_of_scores: np.ndarray, scores: np.ndarray, origins: np.ndarray,
+              levels: np.ndarray, rate: float = DEFAULT_ACI_RATE) -> np.ndarray:
+    """Adaptive conformal radii [Q, L] at `origins` [Q]: the miscoverage a_t = (1 - level) +
+    rate * sum(1 - level - miss_j) over the earlier intervals j whose targets are observed by t, where
+    miss_j says whether score j fell outside the interval ACI gave at its own origin. Feedback is delayed
+    by the horizon step, as it is in practice; a_t <= 0 gives an infinite radius, a_t >= 1 zero."""
+    order = np.argsort(origins_of_scores, kind="stable")
+    t_scores, o_scores, s = target_times[order], origins_of_scores[order], scores[order]
+    by_target = np.argsort(t_scores, kind="stable")
+    alpha = 1.0 - np.asarray(levels, dtype=np.float64)  # [L]
+    miss = np.zeros((len(s), len(alpha)))  # [R, L] 1 where score j fell outside its ACI interval
+    scored = np.zeros(len(s), dtype=bool)  # [R] whether an interval existed at j's origin
+
+    def radii_at(t: np.datetime64 | float) -> np.ndarray:
+        known = by_target[: np.searchsorted(t_scores[by_target], t, side="right")]  # observed by t
+        feedback = (alpha[None, :] - miss[known][scored[known]]).sum(axis=0)  # [L]
+        a_t = alpha + rate * feedback
+        pool = s[known]
+        return np.array([conformal_radius(pool, 1.0 - a) if a > 0 else math.inf for a in a_t]), len(pool)
+
+    for j in range(len(s)):  # sequential by nature: each interval depends on the misses before it
+        radius, n_known = radii_at(o_scores[j])
+        if n_known:
+            scored[j] = True
+            miss[j] = s[j] > radius
+    return np.array([radii_at(t)[0] for t in origins]).reshape(len(origins), len(alpha))
+
+
+def nested(radii: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Radii [Q, L] made non-decreasing in the level, so a higher level's interval always contains a lower
+    one's (ACI moves each level on its own and could otherwise cross them)."""
+    order = np.argsort(levels)
+    out = radii.copy()
+    out[:, order] = np.maximum.accumulate(radii[:, order], axis=1)
+    return out

@@ -1,0 +1,84 @@
+"""Prediction-interval columns (`lower_80`, `upper_80`, ...) and the scores that judge them: coverage,
+mean width, the interval (Winkler) score and CRPS approximated from the interval bounds as quantiles."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from forecast.errors import InputError
+
+INTERVAL_COLUMN = re.compile(r"^(lower|upper)_(\d+(?:\.\d+)?)$")
+"""Interval columns are `lower_` / `upper_` + the nominal level in percent: lower_80, upper_97.5."""
+
+
+def check_levels(levels: float | Iterable[float], what: str = "intervals") -> tuple[float, ...]:
+    """Nominal levels as sorted unique floats strictly inside (0, 1); an InputError names a bad one."""
+    values = [levels] if isinstance(levels, (int, float)) else list(levels)
+    if not values:
+        raise InputError(f"{what}: give at least one nominal level, e.g. (0.8, 0.95)")
+    for level in values:
+        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < float(level) < 1.0:
+            raise InputError(f"{what}: level {level!r} must lie strictly between 0 and 1 (0.8 is an 80% interval)")
+    return tuple(sorted({float(v) for v in values}))
+
+
+def level_label(level: float) -> str:
+    """0.8 -> '80', 0.975 -> '97.5': the suffix of that level's columns."""
+    return f"{round(level * 100, 6):g}"
+
+
+def interval_columns(level: float) -> tuple[str, str]:
+    """('lower_80', 'upper_80') for level 0.8."""
+    return f"lower_{level_label(level)}", f"upper_{level_label(level)}"
+
+
+def interval_levels(frame: pd.DataFrame) -> list[float]:
+    """Nominal levels whose lower and upper columns are both in `frame`, ascending."""
+    found: dict[str, set[str]] = {}
+    for column in frame.columns:
+        if m := INTERVAL_COLUMN.match(str(column)):
+            found.setdefault(m.group(2), set()).add(m.group(1))
+    return sorted(float(label) / 100 for label, sides in found.items() if sides == {"lower", "upper"})
+
+
+def interval_scores(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> dict[str, float]:
+    """coverage (share of y inside), width (mean upper - lower) and winkler: the interval score
+    width + (2 / (1 - level)) * distance outside the interval (Gneiting & Raftery 2007; lower is better)."""
+    alpha = 1.0 - level
+    below, above = np.maximum(lower - y, 0.0), np.maximum(y - upper, 0.0)
+    label = level_label(level)
+    return {f"coverage_{label}": float(np.mean((y >= lower) & (y <= upper))),
+            f"width_{label}": float(np.mean(upper - lower)),
+            f"winkler_{label}": float(np.mean(upper - lower + 2.0 / alpha * (below + above)))}
+
+
+def crps_from_intervals(y: np.ndarray, median: np.ndarray, bounds: dict[float, tuple[np.ndarray, np.ndarray]]) -> float:
+    """CRPS approximated by twice the mean pinball loss over the quantiles the intervals imply
+    (level l gives quantiles (1-l)/2 and (1+l)/2) and the median: the discrete form of
+    CRPS = 2 * integral of the pinball loss over quantile levels (Gneiting & Ranjan 2011)."""
+    quantiles = [(0.5, median)]
+    for level, (lower, upper) in bounds.items():
+        quantiles += [((1.0 - level) / 2.0, lower), ((1.0 + level) / 2.0, upper)]
+    losses = [np.mean(np.maximum(q * (y - f), (q - 1.0) * (y - f))) for q, f in quantiles]
+    return float(2.0 * np.mean(losses))
+
+
+def interval_metrics(y: np.ndarray, median: np.ndarray, frame: pd.DataFrame) -> dict[str, float]:
+    """Every interval score of the interval columns of `frame` (rows aligned with `y`), plus crps;
+    {} when it has none, NaNs when they are empty (a model without intervals stacked with one that has)."""
+    levels = interval_levels(frame)
+    if not levels:
+        return {}
+    bounds = {lv: tuple(frame[c].to_numpy(dtype=np.float64) for c in interval_columns(lv)) for lv in levels}
+    if any(np.isnan(b).any() for pair in bounds.values() for b in pair):
+        names = [f"{k}_{level_label(lv)}" for lv in levels for k in ("coverage", "width", "winkler")]
+        return dict.fromkeys([*names, "crps"], float("nan"))
+    scores: dict[str, float] = {}
+    for level, (lower, upper) in bounds.items():
+        scores.update(interval_scores(y, lower, upper, level))
+    scores["crps"] = crps_from_intervals(y, median, bounds)
+    return scores
