@@ -34,10 +34,12 @@ from forecast.data.reuse import reusing_panels
 from forecast.data.splits import backtest_start
 from forecast.data.windows import make_windows
 from forecast.errors import InputError
+from forecast.intervals import coverage_columns
 from forecast.io import atomic_path, write_table
 from forecast.leaderboard import rank_joined, summarize, write_leaderboard
 from forecast.metrics import join_actuals, quantile_columns, score_joined
 from forecast.models import registry
+from forecast.plots import plot_calibration
 
 Task = Literal["regression", "direction"]
 BENCHMARKS: dict[str, str] = {"regression": "naive", "direction": "persist_direction"}
@@ -223,7 +225,7 @@ class BacktestResult:
               complete: bool = True) -> dict[str, Path]:
         """Write leaderboard.csv/.png, forecasts.csv, scores.csv, refits.csv, summary.txt and, for value
         forecasts, forecast plots (best model and benchmark vs actual, with intervals; one per series up
-        to `max_series`) and residuals.png. Each file is written atomically. leaderboard.csv's `complete`
+        to `max_series`), residuals.png and, when the models give intervals, calibration.png. Each file is written atomically. leaderboard.csv's `complete`
         column says whether every model of the backtest is in it (False in the reports written while it runs)."""
         out = Path(out_dir)
         board = self.leaderboard.assign(complete=complete)
@@ -236,6 +238,8 @@ class BacktestResult:
         paths["summary.txt"] = out / "summary.txt"
         if plots and self.task == "regression":
             paths |= self._plots(out, max_series)
+        if plots and coverage_columns(self.leaderboard):
+            paths["calibration.png"] = plot_calibration(self.leaderboard, out / "calibration.png")
         return paths
 
     def _plots(self, out: Path, max_series: int) -> dict[str, Path]:
@@ -301,6 +305,9 @@ def backtest(
         params["target_transform"] (e.g. "log_return") is honoured by every one of them: through the
         model's own parameter or a TransformedTargetForecaster; direction classifiers refuse it. The
         benchmark alone stays persistence on the target itself (the summary says so).
+        params["intervals"] (levels, e.g. (0.8, 0.95)) wraps every value model built from a name, the
+        benchmark included, in a ConformalForecaster (`registry.build`); the leaderboard then scores
+        coverage, width, Winkler score and CRPS, and `write` draws calibration.png.
     season: MASE scaling season (1: scaled by the in-sample naive error).
     predict_each_origin: call predict once per origin date on the frame cut there, instead of once per fit.
     progress: show a progress bar over the fits on stderr.

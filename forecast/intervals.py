@@ -82,3 +82,14 @@ def interval_metrics(y: np.ndarray, median: np.ndarray, frame: pd.DataFrame) -> 
         scores.update(interval_scores(y, lower, upper, level))
     scores["crps"] = crps_from_intervals(y, median, bounds)
     return scores
+
+
+def coverage_columns(scores: pd.DataFrame) -> dict[str, float]:
+    """{coverage column: nominal level} of the interval levels scored in a scores or leaderboard frame
+    (those with a width_<level> beside coverage_<level>), ascending."""
+    found = {}
+    for column in scores.columns:
+        label = str(column).removeprefix("coverage_")
+        if label != column and f"width_{label}" in scores.columns:
+            found[column] = float(label) / 100
+    return dict(sorted(found.items(), key=lambda kv: kv[1]))

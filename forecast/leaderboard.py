@@ -146,7 +146,8 @@ def build_leaderboard(
     loss: the DM test's loss; default: the one matching `sort_by` (absolute error for MAE/MASE, squared
     for RMSE and Brier), so the test and the ranking judge the same thing.
     Returns one row per (model, target): rank, model, target, n, mae, rmse, mape, smape, mase,
-    directional_accuracy, [pinball, pinball_q*, coverage_*], the DM_COLUMNS (dm_loss, dm_statistic,
+    directional_accuracy, [pinball, pinball_q*, coverage_*], [coverage_80, width_80, winkler_80 per interval
+    level, crps], the DM_COLUMNS (dm_loss, dm_statistic,
     dm_p_better, dm_p_worse, dm_n, verdict), beats_benchmark (verdict == "better"), fit_seconds,
     predict_seconds; best first within each target.
     """

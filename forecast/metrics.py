@@ -33,6 +33,7 @@ from sklearn.metrics import (
 )
 
 from forecast.errors import InputError
+from forecast.intervals import interval_columns, interval_levels, interval_metrics
 
 QUANTILE_COLUMN = re.compile(r"^q(0?\.\d+)$")
 """Quantile columns are named `q` + the quantile level in (0, 1): `q0.1`, `q0.5`, `q0.9`."""
@@ -241,11 +242,12 @@ def join_actuals(
             raise InputError("the forecasts frame has no 'target' column; pass target=<the target column>")
         frame = frame.assign(target=target)
     frame["target"] = frame["target"].astype(str)
-    for col in ["forecast", *quantile_columns(frame)]:
+    bounds = [c for level in interval_levels(frame) for c in interval_columns(level)]
+    for col in ["forecast", *quantile_columns(frame), *bounds]:
         values = pd.to_numeric(frame[col], errors="coerce").astype(float)
         missing_value = values.isna()
         if col != "forecast":
-            # a model without intervals leaves its quantile columns empty when stacked with one that has them
+            # a model without intervals leaves its interval columns empty when stacked with one that has them
             missing_value &= ~missing_value.groupby(frame["model"]).transform("all")
         if missing_value.any():
             bad = frame.loc[missing_value, "model"].unique().tolist()
@@ -320,6 +322,7 @@ def _block_scores(block: pd.DataFrame, quantiles: dict[str, float]) -> dict[str,
             else float("nan")
         ),
     }
+    scores.update(interval_metrics(y, f, block))
     if quantiles:
         losses = {
             f"pinball_{c}": pinball_loss(y, block[c].to_numpy(), q)
@@ -378,7 +381,9 @@ def score_forecasts(
     Returns a tidy frame, one row per (model, target, step) plus an overall row per (model, target)
     whose `step` is <NA>, with columns: model, target, step, n, mae, rmse, mape, smape, mase,
     directional_accuracy, and when quantile columns exist: pinball (mean over levels), pinball_q<level>
-    and coverage_<nominal> for each symmetric pair (q0.1 + q0.9 -> coverage_0.8).
+    and coverage_<nominal> for each symmetric pair (q0.1 + q0.9 -> coverage_0.8); when lower_<level> /
+    upper_<level> columns exist (conformal intervals): coverage_80, width_80, winkler_80 per level and crps
+    (from the bounds as quantiles, see `forecast.intervals`).
     With task="classification" the metric columns are accuracy, brier and log_loss instead.
     """
     return score_joined(join_actuals(forecasts, actuals, **join_options), task)

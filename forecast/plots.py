@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from forecast.errors import InputError
+from forecast.intervals import coverage_columns
 from forecast.io import save_figure
 from forecast.metrics import HIGHER_IS_BETTER, join_actuals, quantile_columns, stack_forecasts
 
@@ -206,6 +207,34 @@ def plot_leaderboard(
     better = "higher" if metric in HIGHER_IS_BETTER else "lower"
     ax.set_title(f"{metric} by model, {better} is better{note}", fontsize="medium")
     ax.set_xlabel(metric)
+    return save_figure(fig, path)
+
+
+def plot_calibration(leaderboard: pd.DataFrame, path: PathLike) -> Path:
+    """Nominal vs observed coverage of the interval levels in `leaderboard` (coverage_80, ...), one line per
+    model (and target): a calibrated model lies on the diagonal, an overconfident one below it."""
+    levels = coverage_columns(leaderboard)
+    if not levels:
+        raise InputError("the leaderboard has no interval coverage columns (coverage_80, ...); "
+                         "backtest with intervals to get them")
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.add_subplot()
+    nominal = np.array(list(levels.values()))
+    ax.plot([0, 1], [0, 1], color="tab:gray", ls="--", lw=1, label="calibrated")
+    several = "target" in leaderboard.columns and leaderboard["target"].nunique() > 1
+    for _, row in leaderboard.iterrows():  # one line per model
+        observed = row[list(levels)].to_numpy(dtype=float)
+        if np.isnan(observed).all():
+            continue
+        label = f"{row['model']} ({row['target']})" if several else str(row["model"])
+        ax.plot(nominal, observed, marker="o", label=label)
+    low = max(0.0, float(nominal.min()) - 0.2)
+    ax.set_xlim(low, 1.0)
+    ax.set_ylim(low, 1.0)
+    ax.set_xlabel("nominal coverage")
+    ax.set_ylabel("observed coverage")
+    ax.set_title("interval calibration (on the diagonal is calibrated)", fontsize="medium")
+    ax.legend(fontsize="small")
     return save_figure(fig, path)
 
 

@@ -142,3 +142,32 @@ def test_every_value_model_gets_intervals_through_the_registry(name):
     bounds = out[["lower_95", "lower_80", "forecast", "upper_80", "upper_95"]].to_numpy()
     assert (bounds[:, :-1] <= bounds[:, 1:]).all()  # infinite bounds (no errors known yet) included
     assert np.isfinite(bounds[out["origin"].to_numpy() >= frame.index[99]]).all()
+
+
+def test_interval_scores_by_hand():
+    from forecast.intervals import crps_from_intervals, interval_scores
+
+    y = np.array([0.0, 2.0, -3.0])
+    lower, upper = np.array([-1.0, -1.0, -1.0]), np.array([1.0, 1.0, 1.0])
+    scores = interval_scores(y, lower, upper, 0.8)
+    assert scores["coverage_80"] == pytest.approx(1 / 3) and scores["width_80"] == 2.0
+    # width 2 plus 2 / 0.2 = 10 times the miss: (2 + (2 + 10) + (2 + 20)) / 3
+    assert scores["winkler_80"] == pytest.approx(12.0)
+    # a point forecast (zero-width intervals) has CRPS = MAE, as the CRPS of a point mass is
+    point = np.zeros(3)
+    assert crps_from_intervals(y, point, {0.8: (point, point)}) == pytest.approx(np.mean(np.abs(y)))
+
+
+def test_a_backtest_with_intervals_scores_them_and_draws_calibration(tmp_path):
+    from forecast.evaluate import backtest
+
+    rng = np.random.default_rng(7)
+    frame = _frame(np.cumsum(rng.normal(0.0, 1.0, 500)))
+    result = backtest(["ridge"], frame, WindowSpec("y", lookback=5, horizon=2), refit_every=25,
+                      params={"intervals": (0.8, 0.95)}, progress=False)
+    board = result.leaderboard
+    for column in ("coverage_80", "width_80", "winkler_80", "coverage_95", "width_95", "winkler_95", "crps"):
+        assert board[column].notna().all(), column
+    assert {"lower_80", "upper_95"} <= set(result.forecasts.columns)
+    assert (board["coverage_95"] >= board["coverage_80"]).all()
+    assert "calibration.png" in result.write(tmp_path)
