@@ -83,7 +83,7 @@ def test_capabilities_are_declared_on_the_entries():
     assert {n for n in registry.names() if registry.get(n).known_future} == {"rnn", "gru", "lstm"}
     assert set(registry.loadable_classes()) == {
         "RNNForecaster", "Naive", "SeasonalNaive", "Drift", "MovingAverage", "HistoricalMean", "LagRegressor",
-        "StatePipelineForecaster"}
+        "StatePipelineForecaster", "ConformalForecaster"}  # the conformal wrapper saves when what it wraps does
 
 
 def test_task_comes_from_the_entry_or_the_task_parameter_it_names():

@@ -11,9 +11,11 @@ import pandas as pd
 from forecast.cli.common import (
     add_command,
     add_common,
+    add_interval_options,
     add_threads,
     add_window_options,
     begin,
+    interval_settings,
     names,
     positive_int,
     read,
@@ -37,6 +39,8 @@ that origin only. Persistence (naive; persist_direction with --task direction) i
 each model is tested against it (one-sided Diebold-Mariano tests, on the
 loss of the ranking metric: absolute error for MASE; 5% level). Writes leaderboard.csv/.png,
 forecasts.csv, scores.csv (per horizon step), refits.csv, summary.txt and forecast/residual plots.
+With --intervals 0.8,0.95 every model is wrapped in conformal intervals (lower_80, upper_80, ...): the
+leaderboard adds coverage, width and Winkler score per level and CRPS, and calibration.png is drawn.
 """
 
 
@@ -75,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "target's units; the benchmark stays persistence on the target itself")
     p.add_argument("--task", choices=("regression", "quantile", "direction"),
                    help="RNN task: point forecasts, quantile intervals, or up/down direction (classification)")
+    add_interval_options(p)
     p.add_argument("--season", type=positive_int, default=1, help="season of the MASE scale (default 1)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the report to")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
@@ -110,7 +115,8 @@ def handle(args: argparse.Namespace) -> int:
         raise InputError(f"{args.data}: no column(s) {', '.join(map(repr, missing))}; columns are "
                          f"{', '.join(map(str, frame.columns))}; check --target/--features/--id-col")
     params = {"max_epochs": args.epochs, "seed": args.seed, "progress_bar": False,
-              "hidden_size": args.hidden_size, "target_transform": args.target_transform, "task": args.task}
+              "hidden_size": args.hidden_size, "target_transform": args.target_transform, "task": args.task,
+              **interval_settings(args)}
     result = backtest(
         models, frame, spec, test_size=args.test_size, refit_every=args.refit_every, stride=args.stride,
         params={k: v for k, v in params.items() if v is not None}, season=args.season,
@@ -127,7 +133,9 @@ def handle(args: argparse.Namespace) -> int:
 
 def _table(board: pd.DataFrame, task: str) -> str:
     """The leaderboard's main columns as aligned text, with the line that says which DM test they show."""
+    from forecast.intervals import coverage_columns
     from forecast.leaderboard import dm_legend, format_leaderboard
 
     metrics = ["accuracy", "brier", "log_loss"] if task == "direction" else ["mae", "rmse", "mase"]
+    metrics += [c for c in coverage_columns(board)] + (["crps"] if "crps" in board else [])
     return f"{format_leaderboard(board, metrics)}\n{dm_legend(board)}"

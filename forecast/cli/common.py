@@ -151,6 +151,24 @@ def window_spec(args: argparse.Namespace, id_col: str | None = None):
     )
 
 
+def add_interval_options(parser: argparse.ArgumentParser) -> None:
+    """--intervals and --interval-method: conformal prediction intervals (`interval_settings` reads them)."""
+    parser.add_argument("--intervals", type=floats, metavar="LEVEL[,LEVEL]",
+                        help="conformal prediction intervals at these nominal levels, e.g. 0.8,0.95: writes "
+                             "lower_80, upper_80, ... columns, calibrated on each model's own out-of-sample errors")
+    parser.add_argument("--interval-method", choices=("split", "aci"),
+                        help="split: the conformal quantile of all errors known at each origin (default); "
+                             "aci: adaptive, the level follows recent misses (for drifting error scales)")
+
+
+def interval_settings(args: argparse.Namespace) -> dict:
+    """The registry.build settings the interval options ask for ({} without --intervals)."""
+    if not args.intervals:
+        return {}
+    chosen = {"intervals": tuple(args.intervals), "interval_method": args.interval_method}
+    return {k: v for k, v in chosen.items() if v is not None}
+
+
 def note(message: str) -> None:
     """A one-line remark on stderr that is not an error."""
     print(f"forecast: note: {message}", file=sys.stderr)

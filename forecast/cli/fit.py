@@ -7,11 +7,13 @@ import argparse
 from forecast.cli.common import (
     add_command,
     add_common,
+    add_interval_options,
     add_threads,
     add_window_options,
     apply_threads,
     check_columns,
     floats,
+    interval_settings,
     note,
     note_extra_columns,
     positive_int,
@@ -26,6 +28,7 @@ EXAMPLE = """examples:
       --model lstm --lookback 30 --horizon 1 --epochs 20 --out models/seattle-lstm
   forecast fit prices.csv --id-col ticker --target close --model gru --lookback 60 --horizon 5 \\
       --quantiles 0.1,0.5,0.9 --out models/prices-gru
+  forecast fit seattle-weather --target temp_max --model ridge --intervals 0.8,0.95 --out models/seattle-ridge
 
 DATA is a CSV/Parquet file (a time column and one column per variable; a long file adds a series
 column, named with --id-col) or a bundled dataset name (see `forecast datasets`). Columns not named by
@@ -54,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fraction of each series (its end) held out for validation (default 0.1)")
     p.add_argument("--quantiles", type=floats, metavar="Q[,Q]",
                    help="train prediction intervals at these quantiles, e.g. 0.1,0.5,0.9 (pinball loss)")
+    add_interval_options(p)
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder to save the model to: a new or empty folder, or a model folder to replace")
     add_threads(p)
@@ -78,7 +82,8 @@ def _build_model(args: argparse.Namespace):
     chosen = {k: v for k, v in chosen.items() if v is not None}
     if args.quantiles:
         chosen.update(task="quantile", quantiles=tuple(args.quantiles))
-    return registry.build(args.model, shared={"progress_bar": show_progress(args)}, **chosen)
+    return registry.build(args.model, shared={"progress_bar": show_progress(args)}, **chosen,
+                          **interval_settings(args))
 
 
 def _summary(model, name: str) -> str:
@@ -100,6 +105,7 @@ def handle(args: argparse.Namespace) -> int:
     from forecast.artifacts import check_model_dir
     from forecast.errors import InputError
     from forecast.models import registry
+    from forecast.models.conformal import ConformalForecaster
 
     check_model_dir(args.out)  # before reading or training: never lose an hour to a bad --out
     spec = window_spec(args)
@@ -113,8 +119,13 @@ def handle(args: argparse.Namespace) -> int:
     note_extra_columns(frame, [*spec.columns, *([spec.id_col] if spec.id_col else [])], source)
     model.fit(frame, spec)
     model.save(args.out)
-    print(_summary(model, args.model))
-    skipped = model.skipped_series_ if registry.get(args.model).recurrent else []
+    calibrated = isinstance(model, ConformalForecaster)
+    fitted = model.forecaster_ if calibrated else model
+    print(_summary(fitted, args.model))
+    if calibrated:
+        print(f"conformal intervals at {', '.join(f'{lv:g}' for lv in model.levels_)} from "
+              f"{len(model.residuals_)} out-of-sample errors")
+    skipped = fitted.skipped_series_ if registry.get(args.model).recurrent else []
     if skipped:
         note(f"{len(skipped)} series too short for lookback + horizon were not trained on: "
              f"{', '.join(map(str, skipped[:3]))}{', ...' if len(skipped) > 3 else ''}")

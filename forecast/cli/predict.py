@@ -10,6 +10,7 @@ from forecast.cli.common import (
     add_threads,
     apply_threads,
     check_output_path,
+    floats,
     load_model_dir,
     note,
     note_extra_columns,
@@ -26,7 +27,8 @@ EXAMPLE = """examples:
 DATA must have the columns the model was trained on (and its series column, for a long file holding
 many series: all of them are forecast in one pass); other columns are ignored (a note lists them).
 The output has one row per (series, origin, step): the series id (long files), origin, timestamp
-(of the forecast target), step 1..H, forecast, and q0.1-style interval columns when the model has them.
+(of the forecast target), step 1..H, forecast, and q0.1-style quantile columns when the model has them;
+a model fit with --intervals adds lower_80, upper_80, ... (--intervals picks other levels).
 Series too short for the lookback, or with missing values or skipped timestamps inside the window, are
 skipped and reported (never failing the others) unless --fill fills the holes first.
 """
@@ -50,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--future", metavar="FILE",
                    help="values of the model's known-future columns for the steps after DATA (same time "
                    "and id columns); needed by models fit with --known-future")
+    p.add_argument("--intervals", type=floats, metavar="LEVEL[,LEVEL]",
+                   help="conformal interval levels to write (lower_80, upper_80, ...); the model must have "
+                        "been fit with --intervals (default: the levels it was fit with)")
     p.add_argument("--batch-size", type=positive_int, default=4096,
                    help="windows per forward pass (default 4096)")
     add_threads(p)
@@ -74,7 +79,7 @@ def handle(args: argparse.Namespace) -> int:
     note_extra_columns(frame, [*spec.columns, *([spec.id_col] if spec.id_col else [])], source)
     future = read(args.future, args.time_col, spec.id_col, tuple(spec.known_future), sort=args.sort) if args.future else None
     result = batch_predict(model, frame, origin=args.origin, fill=args.fill, batch_size=args.batch_size,
-                           progress=show_progress(args), future=future)
+                           progress=show_progress(args), future=future, intervals=args.intervals)
     if result.rows_inserted and args.fill != "none":  # otherwise the loader's gap note said it all
         note(f"{source}: added {result.rows_inserted} missing timestamps as empty rows, filled by {args.fill}")
     if result.values_filled:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,7 +52,7 @@ class BatchForecast:
 
 def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last", fill: str = "none",
                   batch_size: int = 4096, progress: bool = False,
-                  future: pd.DataFrame | None = None) -> BatchForecast:
+                  future: pd.DataFrame | None = None, intervals: Sequence[float] | None = None) -> BatchForecast:
     """Forecasts for every series of `frame` (sorted by series, then time) with a fitted `model`.
 
     origin: "last" (each series' last row), "all" (every origin with a full window) or a date.
@@ -59,6 +60,7 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
     batch_size: windows per forward pass; series are fed in chunks of about that many windows.
     future: values of the model's known-future columns after the data (time-indexed, with the id column
         for panels), passed on to `model.predict(..., future=...)` chunk by chunk.
+    intervals: conformal levels passed to a ConformalForecaster's predict (other models refuse them).
     """
     if fill not in FILL_POLICIES:
         raise InputError(f"fill={fill!r} is not one of {', '.join(FILL_POLICIES)}")
@@ -111,7 +113,8 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
             chunk = frame.iloc[offsets[a]:offsets[b]]
             chunk.attrs = {}
             if not short[a:b].all():
-                part = _predict_chunk(model, chunk, origin, batch_size, _future_of(future, chunk, id_col))
+                part = _predict_chunk(model, chunk, origin, batch_size, _future_of(future, chunk, id_col),
+                                      intervals)
                 if len(part):
                     parts.append(part)
             bar.update(int(b - a))
@@ -155,11 +158,17 @@ def _future_of(future: pd.DataFrame | None, chunk: pd.DataFrame, id_col: str | N
 
 
 def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int,
-                   future: pd.DataFrame | None = None) -> pd.DataFrame:
+                   future: pd.DataFrame | None = None, intervals: Sequence[float] | None = None) -> pd.DataFrame:
     from forecast.models import registry
+    from forecast.models.conformal import ConformalForecaster
 
     entry = registry.entry_of(model)
-    options = {"origin": origin}
+    options: dict = {"origin": origin}
+    if intervals is not None:
+        if not isinstance(model, ConformalForecaster):
+            raise InputError(f"{type(model).__name__} was saved without calibration errors, so it has no honest "
+                             "intervals; fit it again with --intervals 0.8,0.95 (forecast fit) to calibrate it")
+        options["intervals"] = intervals
     if entry is not None and entry.recurrent:
         options["batch_size"] = batch_size
     if future is not None:

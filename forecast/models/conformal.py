@@ -123,6 +123,58 @@ class ConformalForecaster(Forecaster):
         result.attrs = dict(out.attrs)
         return result
 
+    def check_columns(self, frame: pd.DataFrame, source: str = "frame") -> None:
+        """The wrapped model's column check (see `Forecaster.check_columns`)."""
+        check_is_fitted(self, "forecaster_")
+        self.forecaster_.check_columns(frame, source)
+
+    # -- artifacts: the wrapped model's own state under "forecaster", the calibration errors as tensors ------
+    def save(self, path) -> None:
+        """Write the calibrated model to folder `path` (safetensors + JSON, no pickle); the wrapped
+        forecaster must be saveable itself."""
+        from forecast.artifacts import save_model
+
+        save_model(self, path)
+
+    def _artifact_state(self) -> tuple[dict, dict]:
+        import torch
+
+        check_is_fitted(self, "forecaster_")
+        if not hasattr(self.forecaster_, "_artifact_state"):
+            raise InputError(f"{type(self.forecaster_).__name__} cannot be saved, so neither can its intervals")
+        inner, inner_tensors = self.forecaster_._artifact_state()
+        errors = self.residuals_
+        text = [c for c in self._keys() if c != "step"]  # series id and target, stored as JSON text
+        params = {k: v for k, v in self.get_params(deep=False).items() if k != "forecaster"}
+        metadata = {"params": {**params, "levels": list(self.levels_)},
+                    "train_end": self.train_end_.isoformat(),
+                    "forecaster": {"class": type(self.forecaster_).__name__, **inner},
+                    "residual_keys": {c: [str(v) for v in errors[c]] for c in text}}
+        tensors = {f"forecaster.{k}": v for k, v in inner_tensors.items()}
+        tensors |= {f"residuals.{c}": torch.from_numpy(errors[c].to_numpy().copy())
+                    for c in ("step", "origin", "target_time", "score")}
+        return metadata, tensors
+
+    @classmethod
+    def _from_artifact(cls, metadata: dict, tensors: dict) -> ConformalForecaster:
+        from forecast.models.registry import loadable_classes
+
+        inner_meta = metadata["forecaster"]
+        loadable = loadable_classes()
+        if inner_meta["class"] not in loadable or loadable[inner_meta["class"]] is cls:
+            raise InputError(f"unknown wrapped model class {inner_meta['class']!r}; known: {sorted(loadable)}")
+        inner = loadable[inner_meta["class"]]._from_artifact(
+            inner_meta, {k.removeprefix("forecaster."): v for k, v in tensors.items() if k.startswith("forecaster.")})
+        model = cls(forecaster=inner, **metadata["params"])
+        model.levels_ = check_levels(model.levels, "levels")
+        model.spec_ = inner.spec_
+        model.train_end_ = pd.Timestamp(metadata["train_end"])
+        model.forecaster_ = inner
+        errors = {c: tensors[f"residuals.{c}"].numpy() for c in ("step", "origin", "target_time", "score")}
+        model.residuals_ = pd.DataFrame({**metadata["residual_keys"], **errors})[[*model._keys(), "origin",
+                                                                                  "target_time", "score"]]
+        return model
+
     # -- calibration errors ----------------------------------------------------------------------------------
     def _keys(self) -> list[str]:
         return [*([self.spec_.id_col] if self.spec_.id_col else []), "target", "step"]
@@ -153,7 +205,9 @@ class ConformalForecaster(Forecaster):
     def _radii(self, forecasts: pd.DataFrame, pool: pd.DataFrame, levels: np.ndarray) -> np.ndarray:
         """[R, L] interval radii of the forecast rows, one (series, target, step) group at a time."""
         keys = self._keys()
-        rows = self._with_target(forecasts)
+        text = {k: str for k in keys if k != "step"}  # ids compared as text: a saved model stores them so
+        rows = self._with_target(forecasts).astype(text)
+        pool = pool.astype(text)
         origins = _ns(rows["origin"])
         radii = np.full((len(rows), len(levels)), np.inf)
         pool = pool.drop_duplicates([*keys, "origin"], keep="first")

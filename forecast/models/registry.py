@@ -207,8 +207,12 @@ def task_of(model: Any) -> str:
 
 
 def loadable_classes() -> dict[str, type]:
-    """{class name in model.json: class} of the saveable models: the only classes `load_model` builds."""
-    return {entry.cls.__name__: entry.cls for entry in (get(n) for n in names()) if entry.saveable}
+    """{class name in model.json: class} of the saveable models: the only classes `load_model` builds;
+    ConformalForecaster too (it saves when the model it wraps does)."""
+    from forecast.models.conformal import ConformalForecaster
+
+    saveable = {entry.cls.__name__: entry.cls for entry in (get(n) for n in names()) if entry.saveable}
+    return saveable | {ConformalForecaster.__name__: ConformalForecaster}
 
 
 def _rnn_space(trial) -> dict[str, Any]:
