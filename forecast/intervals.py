@@ -46,24 +46,32 @@ def interval_levels(frame: pd.DataFrame) -> list[float]:
 
 
 def interval_scores(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> dict[str, float]:
-    """coverage (share of y inside), width (mean upper - lower) and winkler: the interval score
+    """coverage (share of y inside, over every row), unbounded (share of infinite intervals: a conformal
+    model gives them where no calibration error is known yet, e.g. a series' first forecasts), and over
+    the bounded rows width (mean upper - lower) and winkler: the interval score
     width + (2 / (1 - level)) * distance outside the interval (Gneiting & Raftery 2007; lower is better)."""
     alpha = 1.0 - level
-    below, above = np.maximum(lower - y, 0.0), np.maximum(y - upper, 0.0)
+    covered = (y >= lower) & (y <= upper)
+    bounded = np.isfinite(lower) & np.isfinite(upper)
+    y, lo, hi = y[bounded], lower[bounded], upper[bounded]
+    score = hi - lo + 2.0 / alpha * (np.maximum(lo - y, 0.0) + np.maximum(y - hi, 0.0))
     label = level_label(level)
-    return {f"coverage_{label}": float(np.mean((y >= lower) & (y <= upper))),
-            f"width_{label}": float(np.mean(upper - lower)),
-            f"winkler_{label}": float(np.mean(upper - lower + 2.0 / alpha * (below + above)))}
+    return {f"coverage_{label}": float(np.mean(covered)),
+            f"width_{label}": float(np.mean(hi - lo)) if bounded.any() else float("inf"),
+            f"winkler_{label}": float(np.mean(score)) if bounded.any() else float("inf"),
+            f"unbounded_{label}": float(1.0 - bounded.mean())}
 
 
 def crps_from_intervals(y: np.ndarray, median: np.ndarray, bounds: dict[float, tuple[np.ndarray, np.ndarray]]) -> float:
     """CRPS approximated by twice the mean pinball loss over the quantiles the intervals imply
     (level l gives quantiles (1-l)/2 and (1+l)/2) and the median: the discrete form of
-    CRPS = 2 * integral of the pinball loss over quantile levels (Gneiting & Ranjan 2011)."""
+    CRPS = 2 * integral of the pinball loss over quantile levels (Gneiting & Ranjan 2011); over the rows
+    whose intervals are bounded."""
     quantiles = [(0.5, median)]
     for level, (lower, upper) in bounds.items():
         quantiles += [((1.0 - level) / 2.0, lower), ((1.0 + level) / 2.0, upper)]
-    losses = [np.mean(np.maximum(q * (y - f), (q - 1.0) * (y - f))) for q, f in quantiles]
+    bounded = np.logical_and.reduce([np.isfinite(f) for _, f in quantiles])  # rows every quantile bounds
+    losses = [np.mean(np.maximum(q * (y - f), (q - 1.0) * (y - f))[bounded]) for q, f in quantiles]
     return float(2.0 * np.mean(losses))
 
 
@@ -75,7 +83,7 @@ def interval_metrics(y: np.ndarray, median: np.ndarray, frame: pd.DataFrame) -> 
         return {}
     bounds = {lv: tuple(frame[c].to_numpy(dtype=np.float64) for c in interval_columns(lv)) for lv in levels}
     if any(np.isnan(b).any() for pair in bounds.values() for b in pair):
-        names = [f"{k}_{level_label(lv)}" for lv in levels for k in ("coverage", "width", "winkler")]
+        names = [f"{k}_{level_label(lv)}" for lv in levels for k in ("coverage", "width", "winkler", "unbounded")]
         return dict.fromkeys([*names, "crps"], float("nan"))
     scores: dict[str, float] = {}
     for level, (lower, upper) in bounds.items():
@@ -90,6 +98,6 @@ def coverage_columns(scores: pd.DataFrame) -> dict[str, float]:
     found = {}
     for column in scores.columns:
         label = str(column).removeprefix("coverage_")
-        if label != column and f"width_{label}" in scores.columns:
+        if label != column and f"width_{label}" in scores.columns:  # quantile pairs (coverage_0.8) have none
             found[column] = float(label) / 100
     return dict(sorted(found.items(), key=lambda kv: kv[1]))

@@ -153,6 +153,10 @@ def test_interval_scores_by_hand():
     assert scores["coverage_80"] == pytest.approx(1 / 3) and scores["width_80"] == 2.0
     # width 2 plus 2 / 0.2 = 10 times the miss: (2 + (2 + 10) + (2 + 20)) / 3
     assert scores["winkler_80"] == pytest.approx(12.0)
+    # an infinite interval (no calibration error known yet) covers, and is counted apart from the widths
+    scores = interval_scores(y, np.r_[lower[:2], -np.inf], np.r_[upper[:2], np.inf], 0.8)
+    assert scores["coverage_80"] == pytest.approx(2 / 3) and scores["unbounded_80"] == pytest.approx(1 / 3)
+    assert scores["width_80"] == 2.0 and scores["winkler_80"] == pytest.approx(7.0)
     # a point forecast (zero-width intervals) has CRPS = MAE, as the CRPS of a point mass is
     point = np.zeros(3)
     assert crps_from_intervals(y, point, {0.8: (point, point)}) == pytest.approx(np.mean(np.abs(y)))
