@@ -303,3 +303,19 @@ def test_a_ctrl_c_caught_by_a_finalizer_still_stops_a_worker(monkeypatch):
         del thing
         time.sleep(2)
     assert ref() is None
+
+
+def test_a_sweep_with_intervals_scores_them_on_the_test_part(tmp_path, seattle):
+    from forecast.sweeps.runner import evaluate_best
+
+    config = SweepConfig(data="x", spec=WindowSpec(**SPEC), families=("ridge",), n_trials=1, out_dir=str(tmp_path),
+                         intervals=[0.8, 0.95])
+    assert SweepConfig.from_dict(config.to_dict()).intervals == (0.8, 0.95)
+    frame = seattle.iloc[:600]
+    result = evaluate_best(config, optimize(config, frame, progress_bar=False), frame, plots=False)
+    scored = result.leaderboard[result.leaderboard["status"] == "scored"]
+    assert len(scored) == 2  # the ridge family's best trial and persistence
+    for column in ("coverage_80", "width_80", "winkler_95", "crps"):
+        assert scored[column].notna().all(), column
+    with pytest.raises(InputError, match="'intervals' must be a list of nominal levels"):
+        SweepConfig(data="x", spec=WindowSpec(**SPEC), intervals=[80])

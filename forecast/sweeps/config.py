@@ -29,6 +29,8 @@ class SweepConfig:
     storage: None -> a SQLite file `<out_dir>/study.db`; or any Optuna RDB URL (postgresql://...).
     time_col / sort / missing: how DATA is read, as the other commands' --time-col/--sort/--missing;
     `missing` applies to the columns the spec reads only ("error" names the first hole).
+    intervals: nominal levels (e.g. [0.8, 0.95]): the test-part leaderboard wraps each family's best and
+    the benchmarks in conformal intervals and scores their coverage, width, Winkler score and CRPS.
     """
 
     data: str
@@ -53,12 +55,14 @@ class SweepConfig:
     time_col: str | None = None
     sort: bool = False
     missing: str = "error"
+    intervals: tuple[float, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         check_keys({f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("spec", "extra")},
                    "sweep")
         object.__setattr__(self, "families", tuple(self.families))
+        object.__setattr__(self, "intervals", tuple(self.intervals))
         object.__setattr__(self, "lookbacks", tuple(self.lookbacks))
         # Persistence is always the benchmark the leaderboard's Diebold-Mariano tests compare against.
         object.__setattr__(self, "benchmarks", ("naive", *(b for b in self.benchmarks if b != "naive")))
@@ -159,6 +163,12 @@ def _models(*, empty_ok: bool) -> Callable[[Any], str | None]:
     return check
 
 
+def _levels(v: Any) -> str | None:
+    ok = isinstance(v, list | tuple) and all(
+        isinstance(x, int | float) and not isinstance(x, bool) and 0 < x < 1 for x in v)
+    return None if ok else "a list of nominal levels strictly between 0 and 1 like [0.8, 0.95]"
+
+
 def _lookbacks(v: Any) -> str | None:
     ok = isinstance(v, list | tuple) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in v)
     return None if ok else "a list of whole numbers >= 1 like [14, 30]"
@@ -172,7 +182,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "benchmarks": _models(empty_ok=True), "out_dir": _text(), "heartbeat_interval": _whole(1),
     "grace_period": _whole(1), "max_retry": _whole(0), "time_col": _text(optional=True),
     "sort": lambda v: None if isinstance(v, bool) else "true or false",
-    "missing": _choice(MISSING_POLICIES),
+    "missing": _choice(MISSING_POLICIES), "intervals": _levels,
 }
 
 

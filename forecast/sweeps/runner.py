@@ -196,6 +196,7 @@ def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame 
         started = time.perf_counter()
         if registry.get(family).recurrent:
             model.set_params(val_size=0.1)  # early stopping data come from train+val, never from test
+        model = registry.get(family).conformal(model, {"intervals": config.intervals or None}, asked=False)
         model.fit(split.train_val, spec)
         fit_seconds = time.perf_counter() - started
         started = time.perf_counter()
