@@ -175,3 +175,32 @@ def test_a_backtest_with_intervals_scores_them_and_draws_calibration(tmp_path):
     assert {"lower_80", "upper_95"} <= set(result.forecasts.columns)
     assert (board["coverage_95"] >= board["coverage_80"]).all()
     assert "calibration.png" in result.write(tmp_path)
+
+
+def test_the_wrapper_keeps_the_estimator_contract_and_saves_with_its_errors(tmp_path):
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    from forecast.models.loading import load_model
+
+    rng = np.random.default_rng(8)
+    frame = pd.concat([_frame(np.cumsum(rng.normal(0.0, 1.0, 200))).assign(site=site) for site in (3, 1)])
+    spec = WindowSpec("y", lookback=5, horizon=2, id_col="site")
+    model = registry.build("ridge", intervals=(0.8, 0.95), interval_method="aci")
+    with pytest.raises(NotFittedError):
+        model.predict(frame)
+    assert model.fit(frame.iloc[:300], spec) is model  # all of site 3, half of site 1
+    copy = clone(model)
+    assert copy.get_params()["method"] == "aci" and not hasattr(copy, "forecaster_")
+    again = clone(model).fit(frame.iloc[:300], spec)
+    pd.testing.assert_frame_equal(model.predict(frame, origin="all"), again.predict(frame, origin="all"))
+
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert isinstance(loaded, ConformalForecaster) and loaded.get_params()["method"] == "aci"
+    pd.testing.assert_frame_equal(loaded.predict(frame, origin="all"), model.predict(frame, origin="all"),
+                                  check_exact=False, atol=1e-5)  # ridge coefficients are stored as float32
+    # the errors travel with the model: the last rows of the training frame give the same intervals
+    seen = frame.iloc[:300]
+    pd.testing.assert_frame_equal(loaded.predict(seen.groupby("site").tail(10)), model.predict(seen),
+                                  check_exact=False, atol=1e-5)

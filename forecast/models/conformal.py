@@ -86,7 +86,7 @@ class ConformalForecaster(Forecaster):
             raise InputError(f"{type(self.forecaster).__name__} forecasts the direction of the target (P(up)); "
                              "conformal intervals are for value forecasts")
         check_frame(frame, spec, source="training frame")
-        times = np.unique(frame.index)
+        times = frame.index.unique().sort_values()
         n_cal = (int(len(times) * self.calibration_size) if isinstance(self.calibration_size, float)
                  else int(self.calibration_size))
         if not spec.horizon <= n_cal < len(times):
