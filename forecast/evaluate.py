@@ -34,7 +34,7 @@ from forecast.data.reuse import reusing_panels
 from forecast.data.splits import backtest_start
 from forecast.data.windows import make_windows
 from forecast.errors import InputError
-from forecast.intervals import coverage_columns
+from forecast.intervals import coverage_columns, interval_columns, interval_levels
 from forecast.io import atomic_path, write_table
 from forecast.leaderboard import rank_joined, summarize, write_leaderboard
 from forecast.metrics import join_actuals, quantile_columns, score_joined
@@ -247,9 +247,10 @@ class BacktestResult:
 
         # the best model, the benchmark, and the best model with intervals (when one has them)
         shown = [m for m in self.models if m != self.benchmark][:1] + [self.benchmark]
-        quantiles = list(quantile_columns(self.forecasts))
-        if quantiles:
-            has = self.forecasts[quantiles].notna().all(axis=1).groupby(self.forecasts["model"]).all()
+        bands = [*quantile_columns(self.forecasts),
+                 *(c for level in interval_levels(self.forecasts) for c in interval_columns(level))]
+        if bands:
+            has = self.forecasts[bands].notna().all(axis=1).groupby(self.forecasts["model"]).all()
             shown += [m for m in self.models if has.get(m, False) and m not in shown][:1]
         subset = self.forecasts[self.forecasts["model"].isin(shown)]
         target, id_col = self.spec.targets[0], self.spec.id_col

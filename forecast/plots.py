@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from forecast.errors import InputError
-from forecast.intervals import coverage_columns
+from forecast.intervals import coverage_columns, interval_columns, interval_levels
 from forecast.io import save_figure
 from forecast.metrics import HIGHER_IS_BETTER, join_actuals, quantile_columns, stack_forecasts
 
@@ -64,7 +64,8 @@ def plot_forecast(
     end: pd.Timestamp | str | None = None,
 ) -> Path:
     """Plot the actual series and each model's `step`-ahead forecasts over [start, end], with bands for
-    every symmetric quantile pair (q0.1/q0.9 ...) when the forecasts carry quantile columns.
+    every symmetric quantile pair (q0.1/q0.9 ...) and every interval (lower_80/upper_80 ...) the
+    forecasts carry.
 
     target: which target when the forecasts hold several (default: the only one / the first);
     series: which series of a panel (default: the first id).
@@ -96,12 +97,12 @@ def plot_forecast(
 
     quantiles = quantile_columns(frame)
     pairs = [
-        (c, hc)
+        (c, hc, 1 - 2 * q)
         for c, q in quantiles.items()
         if q < 0.5
         for hc in quantiles
         if quantiles[hc] == round(1 - q, 10)
-    ]
+    ] + [(*interval_columns(level), level) for level in reversed(interval_levels(frame))]
     fig = Figure(figsize=(10, 4))
     ax = fig.add_subplot()
     ax.plot(
@@ -114,13 +115,14 @@ def plot_forecast(
     for model, rows in frame.groupby("model", sort=True):
         x = rows["timestamp"].to_numpy()
         (line,) = ax.plot(x, rows["forecast"].to_numpy(dtype=float), lw=1.0, label=str(model))
-        for lo_col, hi_col in pairs:  # outermost pair first, so inner bands draw on top
+        for lo_col, hi_col, nominal in pairs:  # outermost pair first, so inner bands draw on top
             if rows[[lo_col, hi_col]].notna().all(axis=None):
-                nominal = 1 - 2 * quantiles[lo_col]
+                bounds = rows[[lo_col, hi_col]].to_numpy(dtype=float)
+                bounds[~np.isfinite(bounds)] = np.nan  # an unbounded conformal interval leaves a gap
                 ax.fill_between(
                     x,
-                    rows[lo_col].to_numpy(dtype=float),
-                    rows[hi_col].to_numpy(dtype=float),
+                    bounds[:, 0],
+                    bounds[:, 1],
                     color=line.get_color(),
                     alpha=0.15,
                     lw=0,
