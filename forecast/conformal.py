@@ -51,25 +51,24 @@ def aci_radii(target_times: np.ndarray, origins_of_scores: np.ndarray, scores: n
     rate * sum(1 - level - miss_j) over the earlier intervals j whose targets are observed by t, where
     miss_j says whether score j fell outside the interval ACI gave at its own origin. Feedback is delayed
     by the horizon step, as it is in practice; a_t <= 0 gives an infinite radius, a_t >= 1 zero."""
-    order = np.argsort(origins_of_scores, kind="stable")
-    t_scores, o_scores, s = target_times[order], origins_of_scores[order], scores[order]
-    by_target = np.argsort(t_scores, kind="stable")
     alpha = 1.0 - np.asarray(levels, dtype=np.float64)  # [L]
-    miss = np.zeros((len(s), len(alpha)))  # [R, L] 1 where score j fell outside its ACI interval
-    scored = np.zeros(len(s), dtype=bool)  # [R] whether an interval existed at j's origin
+    by_target = np.argsort(target_times, kind="stable")
+    times, ordered = target_times[by_target], scores[by_target]  # [R] in the order they become known
+    rank = np.empty(len(scores), dtype=np.int64)
+    rank[by_target] = np.arange(len(scores))  # [R] each score's place in that order
+    feedback = np.zeros((len(scores), len(alpha)))  # [R, L] (1 - level) - miss of each scored interval
 
-    def radii_at(t: np.datetime64 | float) -> np.ndarray:
-        known = by_target[: np.searchsorted(t_scores[by_target], t, side="right")]  # observed by t
-        feedback = (alpha[None, :] - miss[known][scored[known]]).sum(axis=0)  # [L]
-        a_t = alpha + rate * feedback
-        pool = s[known]
-        return np.array([conformal_radius(pool, 1.0 - a) if a > 0 else math.inf for a in a_t]), len(pool)
+    def radii_at(t) -> tuple[np.ndarray, int]:
+        known = int(np.searchsorted(times, t, side="right"))  # scores observed by t: a prefix of `ordered`
+        a_t = alpha + rate * feedback[:known].sum(axis=0)  # [L]
+        return np.array([conformal_radius(ordered[:known], 1.0 - a) if a > 0 else math.inf for a in a_t]), known
 
-    for j in range(len(s)):  # sequential by nature: each interval depends on the misses before it
-        radius, n_known = radii_at(o_scores[j])
-        if n_known:
-            scored[j] = True
-            miss[j] = s[j] > radius
+    # sequential by nature: each interval depends on the misses before it. A score's miss is set before it
+    # is read: it is read only once its target is observed, after its own (earlier) origin was processed.
+    for j in np.argsort(origins_of_scores, kind="stable"):
+        radius, known = radii_at(origins_of_scores[j])
+        if known:
+            feedback[rank[j]] = alpha - (scores[j] > radius)
     return np.array([radii_at(t)[0] for t in origins]).reshape(len(origins), len(alpha))
 
 
