@@ -204,3 +204,16 @@ def test_the_wrapper_keeps_the_estimator_contract_and_saves_with_its_errors(tmp_
     seen = frame.iloc[:300]
     pd.testing.assert_frame_equal(loaded.predict(seen.groupby("site").tail(10)), model.predict(seen),
                                   check_exact=False, atol=1e-5)
+
+
+def test_aci_follows_an_error_scale_that_jumps_where_split_conformal_does_not():
+    rng = np.random.default_rng(9)
+    frame = _frame(np.r_[rng.normal(0.0, 1.0, 1000), rng.normal(0.0, 3.0, 1000)])  # the noise triples
+    spec = WindowSpec("y", lookback=3, horizon=1)
+    observed = {}
+    for method in ("split", "aci"):
+        model = ConformalForecaster(forecaster=registry.build("mean"), levels=(0.8,), method=method)
+        out = model.fit(frame.iloc[:600], spec).predict(frame, origin="all")
+        observed[method] = _covered(out[out["origin"] >= frame.index[1000]], frame, 0.8).mean()
+    assert observed["split"] < 0.65  # its calibration set is dominated by the calm first half
+    assert abs(observed["aci"] - 0.8) < 0.04, observed  # 3 binomial standard errors of 1,000 forecasts
