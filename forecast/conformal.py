@@ -32,25 +32,31 @@ def conformal_radius(scores: np.ndarray, level: float) -> float:
 
 
 def expanding_radii(target_times: np.ndarray, scores: np.ndarray, origins: np.ndarray,
-                    levels: np.ndarray) -> np.ndarray:
+                    levels: np.ndarray, window: int | None = None) -> np.ndarray:
     """Split-conformal radii [Q, L] at `origins` [Q] for `levels` [L], each from the `scores` [R] whose
-    target time is <= the origin (the expanding set as a backtest walks forward)."""
+    target time is <= the origin (the expanding set as a backtest walks forward), or the latest `window`."""
     order = np.argsort(target_times, kind="stable")
     times, ordered = target_times[order], scores[order]
     known = np.searchsorted(times, origins, side="right")  # [Q] residuals observed by each origin
     radii = np.empty((len(origins), len(levels)))
     for n in np.unique(known):  # one loop per distinct calibration-set size, not per forecast
-        prefix = ordered[:n]
-        radii[known == n] = [conformal_radius(prefix, level) for level in levels]
+        recent = ordered[_first(n, window):n]
+        radii[known == n] = [conformal_radius(recent, level) for level in levels]
     return radii
 
 
+def _first(known: int, window: int | None) -> int:
+    """Index of the first score of the calibration set when `known` scores are observed."""
+    return 0 if window is None else max(0, known - window)
+
+
 def aci_radii(target_times: np.ndarray, origins_of_scores: np.ndarray, scores: np.ndarray, origins: np.ndarray,
-              levels: np.ndarray, rate: float = DEFAULT_ACI_RATE) -> np.ndarray:
+              levels: np.ndarray, rate: float = DEFAULT_ACI_RATE, window: int | None = None) -> np.ndarray:
     """Adaptive conformal radii [Q, L] at `origins` [Q]: the miscoverage a_t = (1 - level) +
     rate * sum(1 - level - miss_j) over the earlier intervals j whose targets are observed by t, where
     miss_j says whether score j fell outside the interval ACI gave at its own origin. Feedback is delayed
-    by the horizon step, as it is in practice; a_t <= 0 gives an infinite radius, a_t >= 1 zero."""
+    by the horizon step, as it is in practice; a_t <= 0 gives an infinite radius, a_t >= 1 zero.
+    window: the quantile reads the latest `window` observed scores only (the feedback reads them all)."""
     alpha = 1.0 - np.asarray(levels, dtype=np.float64)  # [L]
     by_target = np.argsort(target_times, kind="stable")
     times, ordered = target_times[by_target], scores[by_target]  # [R] in the order they become known
@@ -61,7 +67,8 @@ def aci_radii(target_times: np.ndarray, origins_of_scores: np.ndarray, scores: n
     def radii_at(t) -> tuple[np.ndarray, int]:
         known = int(np.searchsorted(times, t, side="right"))  # scores observed by t: a prefix of `ordered`
         a_t = alpha + rate * feedback[:known].sum(axis=0)  # [L]
-        return np.array([conformal_radius(ordered[:known], 1.0 - a) if a > 0 else math.inf for a in a_t]), known
+        recent = ordered[_first(known, window):known]
+        return np.array([conformal_radius(recent, 1.0 - a) if a > 0 else math.inf for a in a_t]), known
 
     # sequential by nature: each interval depends on the misses before it. A score's miss is set before it
     # is read: it is read only once its target is observed, after its own (earlier) origin was processed.

@@ -47,7 +47,7 @@ def test_backtest_with_intervals_writes_columns_scores_and_calibration(tmp_path,
     seattle.iloc[-400:].reset_index().to_csv(data, index=False)
     out = tmp_path / "report"
     code, text, err = _run(["backtest", str(data), "--target", "temp_max", "--models", "ridge", "--lookback", "10",
-                            "--horizon", "2", "--intervals", "0.8,0.95", "--interval-method", "aci",
+                            "--horizon", "2", "--intervals", "0.8,0.95", "--interval-method", "aci", "--calibration-window", "200",
                             "--no-progress", "--out", str(out)], capsys)
     assert code == 0, err
     assert "coverage_80" in text and "crps" in text

@@ -80,6 +80,9 @@ def test_expanding_radii_reads_only_errors_observed_by_the_origin():
     scores = np.array([1.0, 1.0, 1.0, 1.0, 1e9])  # the last one is observed only at time 10
     radii = expanding_radii(target_times, scores, np.array([4, 9, 10]), np.array([0.8]))
     assert radii[:2, 0].tolist() == [1.0, 1.0] and radii[2, 0] == 1e9
+    # with a window, only the latest scores count: an early huge error is forgotten
+    radii = expanding_radii(np.arange(1, 7), np.array([1e9, 1, 1, 1, 1, 1.0]), np.array([6]), np.array([0.5]), 4)
+    assert radii[0, 0] == 1.0
 
 
 @pytest.mark.parametrize("method", ["split", "aci"])

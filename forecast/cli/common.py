@@ -152,20 +152,25 @@ def window_spec(args: argparse.Namespace, id_col: str | None = None):
 
 
 def add_interval_options(parser: argparse.ArgumentParser) -> None:
-    """--intervals and --interval-method: conformal prediction intervals (`interval_settings` reads them)."""
+    """--intervals, --interval-method, --calibration-window: conformal prediction intervals
+    (`interval_settings` reads them)."""
     parser.add_argument("--intervals", type=floats, metavar="LEVEL[,LEVEL]",
                         help="conformal prediction intervals at these nominal levels, e.g. 0.8,0.95: writes "
                              "lower_80, upper_80, ... columns, calibrated on each model's own out-of-sample errors")
     parser.add_argument("--interval-method", choices=("split", "aci"),
                         help="split: the conformal quantile of all errors known at each origin (default); "
                              "aci: adaptive, the level follows recent misses (for drifting error scales)")
+    parser.add_argument("--calibration-window", type=positive_int, metavar="N",
+                        help="calibrate on the latest N errors of each series and step only (default: all "
+                             "errors known at the origin)")
 
 
 def interval_settings(args: argparse.Namespace) -> dict:
     """The registry.build settings the interval options ask for ({} without --intervals)."""
     if not args.intervals:
         return {}
-    chosen = {"intervals": tuple(args.intervals), "interval_method": args.interval_method}
+    chosen = {"intervals": tuple(args.intervals), "interval_method": args.interval_method,
+              "calibration_window": args.calibration_window}
     return {k: v for k, v in chosen.items() if v is not None}
 
 

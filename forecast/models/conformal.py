@@ -53,6 +53,8 @@ class ConformalForecaster(Forecaster):
     calibration_size: fraction (or number) of the training time steps held back for the first errors.
     refit: fit the forecaster again on every training row after calibrating (its point forecasts are then
         the unwrapped model's); False keeps the model fit without the calibration rows.
+    window: calibrate on the latest `window` errors of each series and step only (Darts' cal_length);
+        None: on every error known at the origin.
     Intervals are forecast -/+ radius, so they never cross and contain the forecast; each step has its own
     errors, so they widen with the horizon as far as the errors do. A series or step without enough
     errors for a level gets infinite bounds rather than a falsely narrow interval.
@@ -65,17 +67,19 @@ class ConformalForecaster(Forecaster):
         "aci_rate": [Interval(Real, 0, 1, closed="neither")],
         "calibration_size": [Interval(RealNotInt, 0, 1, closed="neither"), Interval(Integral, 1, None, closed="left")],
         "refit": ["boolean"],
+        "window": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(self, *, forecaster=None, levels: Sequence[float] | float = DEFAULT_LEVELS, method: str = "split",
                  aci_rate: float = DEFAULT_ACI_RATE, calibration_size: float | int = DEFAULT_CALIBRATION,
-                 refit: bool = True) -> None:
+                 refit: bool = True, window: int | None = None) -> None:
         self.forecaster = forecaster
         self.levels = levels
         self.method = method
         self.aci_rate = aci_rate
         self.calibration_size = calibration_size
         self.refit = refit
+        self.window = window
 
     def fit(self, frame: pd.DataFrame, spec: WindowSpec) -> ConformalForecaster:
         """Calibrate on the last `calibration_size` of `frame`'s time steps, then (refit) fit on all. Returns self."""
@@ -218,8 +222,8 @@ class ConformalForecaster(Forecaster):
             if idx is None:
                 continue
             if self.method == "split":
-                found = expanding_radii(t[idx], s[idx], origins[where], levels)
+                found = expanding_radii(t[idx], s[idx], origins[where], levels, self.window)
             else:
-                found = aci_radii(t[idx], o[idx], s[idx], origins[where], levels, self.aci_rate)
+                found = aci_radii(t[idx], o[idx], s[idx], origins[where], levels, self.aci_rate, self.window)
             radii[where] = nested(found, levels)
         return radii

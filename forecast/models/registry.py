@@ -29,7 +29,8 @@ TASK_SUPPORT = ("regression", "direction", "parameter")
 parameter says (RNNForecaster: task="direction" classifies, every other task forecasts values)."""
 
 
-INTERVAL_SETTINGS = {"intervals": "levels", "interval_method": "method", "calibration_size": "calibration_size"}
+INTERVAL_SETTINGS = {"intervals": "levels", "interval_method": "method", "calibration_size": "calibration_size",
+                     "calibration_window": "window"}
 """build() settings that ask for conformal intervals, and the ConformalForecaster parameter each sets:
 intervals=(0.8, 0.95) wraps the model (`forecast.models.conformal`); the others tune the wrapper."""
 
@@ -178,8 +179,8 @@ def build(name: str, /, *, shared: Mapping[str, Any] | None = None, **overrides:
         `overrides` win over `shared`.
     `target_transform` (in either) is honoured by every model, as the entry's `target_transform` says.
     `intervals` (levels, e.g. (0.8, 0.95)) wraps every value forecaster in a ConformalForecaster
-    (`interval_method` "split" or "aci", `calibration_size`: its other settings); P(up) classifiers refuse
-    it as an override and are left unwrapped when it is shared.
+    (`interval_method` "split" or "aci", `calibration_size`, `calibration_window`: its other settings);
+    P(up) classifiers refuse it as an override and are left unwrapped when it is shared.
     """
     try:
         entry = get(name)
