@@ -127,6 +127,8 @@ def test_predict_may_ask_for_other_levels_and_bad_levels_are_refused():
         ConformalForecaster(forecaster=registry.build("always_up")).fit(frame, spec)
     with pytest.raises(InputError, match="direction"):
         registry.build("persist_direction", intervals=(0.8,))
+    with pytest.raises(InputError, match="tune conformal intervals"):
+        registry.build("ridge", interval_method="aci")
 
 
 SMALL = {"hidden_size": 4, "max_epochs": 1, "batch_size": 32, "progress_bar": False, "n_estimators": 5,

@@ -86,6 +86,9 @@ class ModelEntry:
         """`model` wrapped in a ConformalForecaster when settings["intervals"] names levels (see
         INTERVAL_SETTINGS); direction classifiers refuse when `asked` (an override), else stay unwrapped."""
         if settings.get("intervals") is None:
+            if asked and settings.keys() - {"intervals"}:
+                raise InputError(f"{', '.join(sorted(settings.keys() - {'intervals'}))} tune conformal intervals; "
+                                 "ask for them with intervals=(0.8, 0.95) (CLI: --intervals 0.8,0.95)")
             return model
         if declared_task(model) == "direction":
             if asked:
