@@ -167,11 +167,14 @@ def add_interval_options(parser: argparse.ArgumentParser) -> None:
 
 def interval_settings(args: argparse.Namespace) -> dict:
     """The registry.build settings the interval options ask for ({} without --intervals)."""
+    chosen = {"interval_method": args.interval_method, "calibration_window": args.calibration_window}
+    chosen = {k: v for k, v in chosen.items() if v is not None}
     if not args.intervals:
+        if chosen:
+            raise InputError(f"--{'/--'.join(k.replace('_', '-') for k in chosen)} tune conformal intervals; "
+                             "add --intervals 0.8,0.95 to ask for them")
         return {}
-    chosen = {"intervals": tuple(args.intervals), "interval_method": args.interval_method,
-              "calibration_window": args.calibration_window}
-    return {k: v for k, v in chosen.items() if v is not None}
+    return {"intervals": tuple(args.intervals), **chosen}
 
 
 def note(message: str) -> None:
