@@ -55,7 +55,9 @@ def _stop_with(parent: int, every: float = 1.0) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(every)
-        _thread.interrupt_main()
+        while True:  # again while this process lives: an interrupt that lands in a teardown can be lost
+            _thread.interrupt_main()
+            time.sleep(15 * every)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
