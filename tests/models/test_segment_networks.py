@@ -232,3 +232,15 @@ def test_windows_shorter_than_a_segment_are_refused():
 def test_final_state_is_refused_for_channel_independent_networks():
     with pytest.raises(ValueError, match="one per target"):
         _net(channel_independent=True).final_state(torch.randn(2, L, 3))
+
+
+def test_segments_read_the_newest_rows_and_leave_out_the_oldest_remainder():
+    net = _net(segment=5, head="segments")  # L = 12: segments cover rows 2..11, rows 0 and 1 are left out
+    x = torch.randn(B, L, 3)
+    older, newer = x.clone(), x.clone()
+    older[:, :2] += 5.0
+    newer[:, 2] += 5.0
+    with torch.no_grad():
+        base = net.forecast(x)
+        torch.testing.assert_close(net.forecast(older), base)
+        assert not torch.allclose(net.forecast(newer), base)
