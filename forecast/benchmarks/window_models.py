@@ -75,10 +75,11 @@ class RidgeLookback:
 
 @dataclass(frozen=True)
 class RecurrentSettings:
-    """Hyperparameters of a recurrent network trained on protocol windows (direct multi-horizon head).
+    """Hyperparameters of a recurrent network trained on protocol windows.
 
     Adam on the MSE, early stopping after `patience` epochs without a lower validation MSE, and the
-    weights of the best validation epoch kept. normalize / skip: see NetworkConfig.
+    weights of the best validation epoch kept. head / normalize / skip / segment / channel options: see
+    NetworkConfig; lr_schedule: see ForecastModule (None keeps the rate constant).
     """
 
     hidden_size: int = 64
@@ -86,6 +87,12 @@ class RecurrentSettings:
     dropout: float = 0.0
     normalize: str = "last"
     skip: str = "linear"
+    head: str = "direct"
+    segment: int = 1
+    channel_independent: bool = False
+    channel_embedding_dim: int = 0
+    normalize_affine: bool = False
+    lr_schedule: str | None = None
     lr: float = 3e-3
     weight_decay: float = 0.0
     batch_size: int = 256
@@ -117,9 +124,12 @@ def fit_recurrent(cell: str, settings: RecurrentSettings, train_windows: Windows
     config = NetworkConfig(
         n_inputs=train_windows.n_inputs, n_targets=len(spec.targets), horizon=spec.horizon, cell=cell,
         hidden_size=settings.hidden_size, num_layers=settings.num_layers, dropout=settings.dropout,
-        head="direct", normalize=settings.normalize, skip=settings.skip, lookback=spec.lookback,
+        head=settings.head, normalize=settings.normalize, skip=settings.skip, lookback=spec.lookback,
+        segment=settings.segment, channel_independent=settings.channel_independent,
+        channel_embedding_dim=settings.channel_embedding_dim, normalize_affine=settings.normalize_affine,
     )
     recipe = TrainConfig(optimizer="adam", lr=settings.lr, weight_decay=settings.weight_decay,
+                         lr_schedule=settings.lr_schedule,
                          batch_size=settings.batch_size, max_epochs=settings.max_epochs, patience=settings.patience,
                          gradient_clip_val=settings.gradient_clip_val,
                          limit_train_batches=settings.limit_train_batches)
@@ -131,7 +141,7 @@ def fit_recurrent(cell: str, settings: RecurrentSettings, train_windows: Windows
 
 @torch.no_grad()
 def predict_network(network: RecurrentNetwork, windows: Windows, *, batch_size: int = 1024) -> np.ndarray:
-    """[N, H, T] point forecasts of a direct-head network."""
+    """[N, H, T] point forecasts of a direct- or segments-head network."""
     network.eval()
     out = []
     for start in range(0, len(windows), batch_size):
