@@ -130,7 +130,7 @@ def test_registered_model_handles_panels(name, panel_frame):
     last = model.predict(panel_frame)
     _check_schema(last, 2, id_col="site")
     assert last["site"].tolist() == ["a"] * HORIZON + ["b"] * HORIZON
-    ends = panel_frame.groupby("site").apply(lambda g: g.index.max())
+    ends = panel_frame.index.to_series().groupby(panel_frame["site"]).max()
     assert (last.groupby("site")["origin"].first() == ends).all()
     every = model.predict(panel_frame, origin="all")
     _check_schema(every, 50 + 40 - 2 * (LOOKBACK - 1), id_col="site")

@@ -149,10 +149,14 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.DatetimeIndex
     else:
         text = values.astype("string")
         parsed = _arrow_parse(text)
-        if parsed is None:
+        if parsed is None and text.str.contains(_ZONE_SUFFIX, regex=True, na=False).any():
+            # Checked here rather than left to pandas: 2.x silently reads naive rows beside zoned ones as
+            # UTC and keeps mixed offsets as objects, where 3.x raises "Mixed timezones".
+            parsed = _parse_mixed_zones(text, path, column)
+        elif parsed is None:
             try:
                 parsed = pd.DatetimeIndex(pd.to_datetime(text, format="ISO8601", errors="coerce"))
-            except ValueError:  # "Mixed timezones": offsets differ (DST) or some rows have none
+            except ValueError:  # "Mixed timezones" written in a form the suffix pattern does not know
                 parsed = _parse_mixed_zones(text, path, column)
         if parsed.tz is not None:
             parsed = parsed.tz_convert("UTC")
