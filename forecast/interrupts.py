@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import _thread
 import sys
-import threading
+import time
+
+_REPLAY_DELAY_S = 0.1  # long enough for the hook to have returned, short enough to feel immediate
+
+
+def _interrupt_main_soon() -> None:
+    time.sleep(_REPLAY_DELAY_S)
+    _thread.interrupt_main()
 
 
 def _reraise_interrupts(unraisable, _default=sys.__unraisablehook__) -> None:
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
         # Not from inside this hook (the interrupt would land in the hook again): a moment later, from a
-        # helper thread, as if Ctrl-C were pressed again.
-        timer = threading.Timer(0.01, _thread.interrupt_main)
-        timer.daemon = True
-        timer.start()
+        # helper thread, as if Ctrl-C were pressed again. A raw thread, because threading.Thread.start()
+        # waits for the thread to run, and under load the replayed interrupt could land in that wait.
+        _thread.start_new_thread(_interrupt_main_soon, ())
         return
     _default(unraisable)
 
