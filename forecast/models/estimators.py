@@ -21,11 +21,12 @@ from forecast.data.prepare import Preparation
 from forecast.data.transforms import SCALERS, TARGET_TRANSFORMS
 from forecast.data.windows import Windows
 from forecast.errors import InputError
-from forecast.models.base import Forecaster, forecasts_frame
-from forecast.models.inference import forecast_windows, network_from_state, with_known_future
+from forecast.models.base import Forecaster
+from forecast.models.inference import forecast_windows, network_from_state
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
 from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS, check_task
 from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train, train_constraints
+from forecast.models.window_inputs import predict_frame
 
 _TRAINING = train_constraints()  # the checks of the parameters below, which make up the TrainConfig
 _TRAIN_PARAMS = ("lr", "weight_decay", "optimizer", "lr_schedule", "gradient_clip_val", "gradient_clip_algorithm",
@@ -235,30 +236,26 @@ class RNNForecaster(Forecaster):
         the data as `future`, a time-indexed frame). Skipped series are listed in `result.attrs["skipped"]`.
         """
         check_is_fitted(self, "network_")
-        self.check_columns(frame)
-        data = with_known_future(self.preparation_.prediction_windows(frame, origin=origin, future=future),
-                                 self.spec_, origin)
-        values = forecast_windows(self.network_, data.windows, self.preparation_.training_series(data.panel),
-                                  classify=self.task in CLASSIFY_TASKS, batch_size=batch_size)  # [N, H, T, Q]
-        if self.task == "quantile":
-            # Separate outputs may cross; sorting them (monotone rearrangement) never raises the pinball loss.
-            values = np.sort(values, axis=-1)
-        if self.task not in CLASSIFY_TASKS:
-            values = self.preparation_.to_original(values, data)
-        quantiles = tuple(self.quantiles) if self.task == "quantile" else ()
-        result = forecasts_frame(
-            data.panel, self.spec_, data.windows.origins, values, quantiles=quantiles,
-            # the point forecast is the quantile nearest the median (0.5 when it is asked for)
-            point_index=int(np.argmin(np.abs(np.asarray(quantiles) - 0.5))) if quantiles else None,
-        )
-        result.attrs["skipped"] = data.skipped
-        return result
+
+        def run(windows: Windows, series_map: np.ndarray) -> np.ndarray:
+            return forecast_windows(self.network_, windows, series_map, classify=self.task in CLASSIFY_TASKS,
+                                    batch_size=batch_size)
+
+        return predict_frame(self, frame, run, task=self.task, quantiles=tuple(self.quantiles), origin=origin,
+                             future=future)
 
     def save(self, path) -> None:
         """Write the model to folder `path`: safetensors weights + JSON metadata (no pickle)."""
         from forecast.artifacts import save_model
 
         save_model(self, path)
+
+    def to_onnx(self, path) -> Path:
+        """Write the model to `path` (.onnx) for ONNX Runtime: predicting it needs no torch (`forecast
+        predict --model model.onnx`); spec, scaler and columns are embedded (forecast.models.onnx_export)."""
+        from forecast.models.onnx_export import export_onnx
+
+        return export_onnx(self, path)
 
     # -- artifacts ------------------------------------------------------------------------------------
     def _artifact_state(self) -> tuple[dict, dict]:
