@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from forecast.config import WindowSpec
@@ -25,7 +25,14 @@ from forecast.models.base import Forecaster
 from forecast.models.inference import forecast_windows, network_from_state
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
 from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS, check_task
-from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train, train_constraints
+from forecast.models.training import (
+    DEFAULT_TRAIN,
+    LOGGERS,
+    TrainConfig,
+    make_logger,
+    train,
+    train_constraints,
+)
 from forecast.models.window_inputs import predict_frame
 
 _TRAINING = train_constraints()  # the checks of the parameters below, which make up the TrainConfig
@@ -50,7 +57,10 @@ class RNNForecaster(Forecaster):
     so get_params/set_params/clone, searches, sweeps and saved model.json "params" work as before; their
     defaults and checks come from `TrainConfig` (`DEFAULT_TRAIN`, `train_constraints()`), and `fit` builds
     the TrainConfig from them. checkpoint_dir: `last.ckpt` after every epoch, resumed by a later fit with
-    the same folder (never saved with the model). progress_bar: on for interactive use.
+    the same folder (never saved with the model). progress_bar: on for interactive use. logger: where the
+    per-epoch losses and the parameters go: None (nowhere), "csv" or "tensorboard" (./lightning_logs/forecast),
+    "mlflow" (MLflow's tracking URI, MLFLOW_TRACKING_URI when set) or a Lightning logger instance; a saved
+    model keeps a logger's name, never the object.
 
     After fit: network_ (CPU), network_config_, preparation_ (spec_, scaler_, vocabularies_, series_ids_,
     split_ come from it), history_ (per epoch), grad_norms_ (per step, before clipping), best_val_loss_,
@@ -77,6 +87,7 @@ class RNNForecaster(Forecaster):
         "series_embedding_dim": [Interval(Integral, 0, None, closed="left")],
         "min_lookback": [Interval(Integral, 1, None, closed="left"), None],
         "seed": [Interval(Integral, 0, None, closed="left")],
+        "logger": [StrOptions(set(LOGGERS)), HasMethods(["log_metrics", "log_hyperparams"]), None],
         **{name: _TRAINING[name] for name in _TRAIN_PARAMS},
     }
 
@@ -116,6 +127,7 @@ class RNNForecaster(Forecaster):
         precision: str | int = DEFAULT_TRAIN.precision,
         progress_bar: bool = True,
         checkpoint_dir: str | Path | None = DEFAULT_TRAIN.checkpoint_dir,
+        logger=None,
     ) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
@@ -150,6 +162,7 @@ class RNNForecaster(Forecaster):
         self.precision = precision
         self.progress_bar = progress_bar
         self.checkpoint_dir = checkpoint_dir
+        self.logger = logger
 
     def _network_config(self, windows: Windows) -> NetworkConfig:
         return NetworkConfig(
@@ -212,7 +225,11 @@ class RNNForecaster(Forecaster):
                 event_thresholds=prep.scaled_thresholds(data.panel, self.event_threshold) if self.task == "event"
                 else ())
 
-        result = train(build, data.train, data.val, config, seed=self.seed, callbacks=callbacks or ())
+        logger = make_logger(self.logger)
+        if logger:
+            logger.log_hyperparams({k: v for k, v in self._stored_params().items() if k != "logger"})
+        result = train(build, data.train, data.val, config, seed=self.seed, callbacks=callbacks or (),
+                       logger=logger)
         self.network_, self.network_config_ = result.network, network_config
         self.history_, self.best_val_loss_ = result.history, result.best_val_loss
         self.grad_norms_, self.n_epochs_ = result.grad_norms, result.epochs
@@ -260,11 +277,8 @@ class RNNForecaster(Forecaster):
     # -- artifacts ------------------------------------------------------------------------------------
     def _artifact_state(self) -> tuple[dict, dict]:
         check_is_fitted(self, "network_")
-        params = self.get_params()
-        params["quantiles"] = list(params["quantiles"])
-        params["checkpoint_dir"] = None  # a path on the training machine: never stored, never restored
         metadata = {
-            "params": params,
+            "params": self._stored_params(),
             **self._common_metadata(),  # spec, vocabularies, series ids, columns, dtypes
             "network": self.network_config_.to_dict(),
             "scaler": self.scaler_.to_dict(),
@@ -272,6 +286,14 @@ class RNNForecaster(Forecaster):
             "best_val_loss": self.best_val_loss_,
         }
         return metadata, dict(self.network_.state_dict())
+
+    def _stored_params(self) -> dict:
+        """get_params() as JSON values: what model.json (and a logger's hyperparameters) record."""
+        params = self.get_params()
+        params["quantiles"] = list(params["quantiles"])
+        params["checkpoint_dir"] = None  # a path on the training machine: never stored, never restored
+        params["logger"] = params["logger"] if isinstance(params["logger"], str) else None  # never an object
+        return params
 
     @classmethod
     def _from_artifact(cls, metadata: dict, tensors: dict) -> RNNForecaster:
