@@ -143,7 +143,7 @@ def test_metadata_is_embedded(exported):
 
 def test_cli_predict_with_onnx_never_imports_torch(exported, tmp_path):
     """`forecast predict --model model.onnx` in a fresh interpreter: same columns and values as the model
-    folder, and neither torch nor Lightning in sys.modules afterwards."""
+    folder, and neither torch nor Lightning (nor scikit-learn, the next slowest import) in sys.modules."""
     model, folder, path, frame = exported
     data = tmp_path / "data.csv"
     frame.to_csv(data, index_label="date")
@@ -151,7 +151,7 @@ def test_cli_predict_with_onnx_never_imports_torch(exported, tmp_path):
               f"rc = main(['predict', '--model', {str(path)!r}, {str(data)!r}, '--origin', 'all', "
               f"'--out', {str(tmp_path / 'onnx.csv')!r}])\n"
               "print(json.dumps({'rc': rc, 'loaded': sorted({m.split('.')[0] for m in sys.modules} & "
-              "{'torch', 'lightning', 'pytorch_lightning'})}))")
+              "{'torch', 'lightning', 'pytorch_lightning', 'sklearn'})}))")
     env = {"PYTHONPATH": str(Path(fc.__file__).parents[1]), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -167,11 +167,12 @@ def _future_of(future: pd.DataFrame | None, chunk: pd.DataFrame, id_col: str | N
 
 def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int,
                    future: pd.DataFrame | None = None, intervals: Sequence[float] | None = None) -> pd.DataFrame:
-    from forecast.models.conformal import ConformalForecaster
-
     recurrent, known_future = _capabilities(model)
     options: dict = {"origin": origin}
     if intervals is not None:
+        # scikit-learn is imported only when intervals are asked (the ONNX path stays without it)
+        from forecast.models.conformal import ConformalForecaster
+
         if not isinstance(model, ConformalForecaster):
             raise InputError(f"{type(model).__name__} was saved without calibration errors, so it has no honest "
                              "intervals; fit it again with --intervals 0.8,0.95 (forecast fit) to calibrate it")

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import NotFittedError
 
 from forecast.data.prepare import Preparation
 from forecast.data.windows import Windows
 from forecast.errors import InputError
 from forecast.extras import require
-from forecast.models.base import Forecaster
+from forecast.models.frames import TrainedColumns
 from forecast.models.tasks import CLASSIFY_TASKS
 from forecast.models.window_inputs import predict_frame, window_batches
 
@@ -38,8 +37,9 @@ def is_onnx_path(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() == ".onnx"
 
 
-class OnnxForecaster(Forecaster):
-    """A recurrent forecaster exported by `RNNForecaster.to_onnx`, run by ONNX Runtime (predict only).
+class OnnxForecaster(TrainedColumns):
+    """A recurrent forecaster exported by `RNNForecaster.to_onnx`, run by ONNX Runtime (predict only; not a
+    scikit-learn estimator, so that loading it imports neither scikit-learn nor torch).
 
     path: the model.onnx file; threads: ONNX Runtime intra-op threads (1: fastest for small recurrent
     models on a shared machine). Load with `load_onnx(path)`; after loading: session_, metadata_ (the
@@ -87,7 +87,7 @@ class OnnxForecaster(Forecaster):
 
     def _check_loaded(self) -> None:
         if not hasattr(self, "session_"):
-            raise NotFittedError(f"{type(self).__name__} is not loaded yet; use load_onnx(path) or call load()")
+            raise InputError(f"{type(self).__name__} is not loaded yet; use load_onnx(path) or call load()")
 
     @property
     def target_transform(self) -> str:

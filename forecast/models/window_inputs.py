@@ -16,7 +16,7 @@ from forecast.config import WindowSpec
 from forecast.data.prepare import PredictionData
 from forecast.data.windows import Windows
 from forecast.errors import InputError
-from forecast.models.base import forecasts_frame
+from forecast.models.frames import forecasts_frame
 from forecast.models.tasks import CLASSIFY_TASKS
 
 RunNetwork = Callable[[Windows, np.ndarray], np.ndarray]
