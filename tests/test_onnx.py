@@ -87,16 +87,16 @@ def test_onnx_exports_quantile_and_classify_heads(seattle, tmp_path, settings):
 
 
 @pytest.mark.slow
-def test_onnx_panel_with_series_embedding_and_known_future(tmp_path):
+def test_onnx_panel_with_embeddings_and_known_future(tmp_path):
     frame = fc.datasets.load("stocks").groupby("ticker").tail(200)
-    frame = frame.assign(dow=frame.index.dayofweek.astype(float))
-    spec = fc.WindowSpec(target="close", features=["volume"], known_future=["dow"], id_col="ticker",
-                         lookback=10, horizon=2)
+    frame = frame.assign(dow=frame.index.dayofweek.astype(float), month=frame.index.month_name())
+    spec = fc.WindowSpec(target="close", features=["volume"], known_future=["dow"], categorical=["month"],
+                         id_col="ticker", lookback=10, horizon=2)
     model = fc.RNNForecaster(cell="gru", head="direct", series_embedding_dim=3, scaler="standard",
                              per_series_scaling=True, **TINY).fit(frame, spec)
     path = model.to_onnx(tmp_path / "panel.onnx")
     session = load_onnx(path).session_
-    assert {i.name for i in session.get_inputs()} == {"x", "series", "future"}
+    assert {i.name for i in session.get_inputs()} == {"x", "series", "codes", "future"}
     assert {i.name for i in session.get_overridable_initializers()} == {"h0"}  # optional: zeros by default
     assert _max_diff(model.predict(frame, origin="all"), load_onnx(path).predict(frame, origin="all")) < 1e-5
 
