@@ -104,8 +104,8 @@ def export_onnx(model, path: str | os.PathLike[str]) -> Path:
 
     if not isinstance(model, RNNForecaster):
         raise InputError(f"ONNX export covers the recurrent forecasters (rnn, gru, lstm), not "
-                         f"{type(model).__name__}; a model fit with --intervals exports without them: fit "
-                         "it without --intervals to export it")
+                         f"{type(model).__name__}; conformal intervals do not export: fit the model without "
+                         "--intervals to export it")
     target = check_onnx_target(path)
     metadata, _ = model._artifact_state()  # also checks that the model is fitted
     if model.min_lookback is not None:

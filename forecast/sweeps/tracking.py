@@ -26,7 +26,7 @@ ROLE_TAG, STUDY_TAG = "forecast.role", "forecast.study"
 
 def artifact_location(uri: str) -> str | None:
     """Where a new experiment keeps its artifacts: beside a local SQLite database (mlartifacts/), so that
-    `mlflow ui --backend-store-uri sqlite:///...` finds them from any folder; a server decides its own."""
+    MLflow's UI, pointed at that database, finds them from any folder; a server decides its own."""
     parsed = urlparse(uri)
     if parsed.scheme == "sqlite" and parsed.path not in ("", "/:memory:"):
         database = Path(uri.split(":///", 1)[1]) if ":///" in uri else Path(parsed.path)
