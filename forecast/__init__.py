@@ -17,6 +17,7 @@ _EXPORTS: dict[str, str] = {
     "datasets": "forecast.datasets:",
     "RNNForecaster": "forecast.models.estimators:RNNForecaster",
     "load_model": "forecast.models.loading:load_model",
+    "load_onnx": "forecast.models.onnx_runtime:load_onnx",
     "load_prices": "forecast.data.sources.yahoo:load_prices",
     "load_weather": "forecast.data.sources.weather:load_weather",
     "load_table": "forecast.data.sources.files:load_table",

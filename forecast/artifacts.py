@@ -110,7 +110,7 @@ def save_model(model, path: str | os.PathLike[str]) -> Path:
         with writing(path):
             save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp / WEIGHTS)
             metadata["weights_sha256"] = _sha256(tmp / WEIGHTS)
-            (tmp / METADATA).write_text(json.dumps(metadata, indent=2, default=_json_default))
+            (tmp / METADATA).write_text(json.dumps(metadata, indent=2, default=json_default))
             mask = umask()
             for name in (WEIGHTS, METADATA):
                 os.chmod(tmp / name, 0o666 & ~mask)
@@ -175,7 +175,8 @@ def read_model(path: str | os.PathLike[str], loadable: Mapping[str, type]):
         raise InputError(f"{folder}: {exc}") from None
 
 
-def _json_default(value):
+def json_default(value):
+    """numpy scalars and arrays as JSON values (json.dumps' default=)."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

@@ -9,7 +9,12 @@ inference cost is what is measured). Timed:
     interpreter takes to import the CLI and the estimator (torch + Lightning);
   - "stages": the same work in this process, stage by stage (read CSV, prepare, window + infer,
     assemble the forecasts frame, write CSV).
+  - "onnx" (issue 19): the same model exported to model.onnx (`forecast export`), the same CLI run and
+    stages through ONNX Runtime (no torch imported), and the max abs difference of the two forecast files;
+  - "cold_start_small_file": `forecast predict` on the first 10 stations (a small file) with the model
+    folder and with model.onnx, median of --repeat runs each: start-up dominated.
 Usage: python experiments/benchmarks/batch_predict.py [--series 10000] [--rows 400] [--threads 2]
+       [--repeat 3] [--no-onnx]
 """
 
 from __future__ import annotations
@@ -74,14 +79,15 @@ def train_model(frame: pd.DataFrame, out: Path, n_train: int = 20):
 
 
 def run_stages(csv: Path, model_dir: Path, out: Path) -> dict:
-    """Each stage of `forecast predict`, timed in this process."""
+    """Each stage of `forecast predict`, timed in this process (model_dir: a folder or a .onnx file)."""
     from forecast.data.reading import read_data
     from forecast.io import write_table
     from forecast.models.batch import batch_predict
     from forecast.models.loading import load_model
+    from forecast.models.onnx_runtime import is_onnx_path, load_onnx
 
     t0 = time.perf_counter()
-    model = load_model(model_dir)
+    model = load_onnx(model_dir) if is_onnx_path(model_dir) else load_model(model_dir)
     t1 = time.perf_counter()
     frame = read_data(csv, id_col="station", numeric=model.spec_.numeric_inputs)
     t2 = time.perf_counter()
@@ -99,11 +105,64 @@ def run_stages(csv: Path, model_dir: Path, out: Path) -> dict:
     }
 
 
+PEAK = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "sys.stderr.write(done.stderr); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+        "sys.exit(done.returncode)")
+
+
+def time_cli(args: list[str], env: dict) -> dict:
+    """Wall time and peak resident memory of one `python -m forecast ARGS` run (measured by a wrapper
+    process, so each run's peak is its own)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "forecast", *args], env=env,
+                          capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"forecast {args[0]} failed: {done.stderr.strip()}")
+    return {"wall_s": round(wall, 3), "peak_rss_mib": round(int(done.stdout.split()[-1]) / 2**10, 1),
+            "stderr": done.stderr.strip().splitlines()[-3:]}
+
+
+def time_imports(code: str, env: dict) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True)
+    return round(time.perf_counter() - started, 3)
+
+
+def onnx_runs(csv: Path, model_dir: Path, tmp: Path, env: dict, n_rows: int, n_series: int,
+              repeat: int) -> dict:
+    """The ONNX Runtime side: export, the 10k-series CLI run and stages, parity, and both cold starts."""
+    model_onnx = tmp / "model.onnx"
+    export = time_cli(["export", "--model", str(model_dir), "--out", str(model_onnx)], env)
+    cli = time_cli(["predict", "--model", str(model_onnx), str(csv), "--out", str(tmp / "forecasts_onnx.csv"),
+                    "--no-progress"], env)
+    torch_out = pd.read_csv(tmp / "forecasts.csv")
+    onnx_out = pd.read_csv(tmp / "forecasts_onnx.csv")
+    small = tmp / "small.csv"  # the first 10 stations: a small file, so start-up dominates
+    pd.read_csv(csv, nrows=n_rows // n_series * 10).to_csv(small, index=False)
+    cold = {"input": f"{len(pd.read_csv(small))} rows, {small.stat().st_size / 1e3:.0f} kB"}
+    for name, model in (("torch_model_dir", model_dir), ("onnx", model_onnx)):
+        walls = [time_cli(["predict", "--model", str(model), str(small), "--out", str(tmp / "cold.csv"),
+                           "--no-progress"], env)["wall_s"] for _ in range(repeat)]
+        cold[name] = {"median_wall_s": round(float(np.median(walls)), 3), "walls_s": walls}
+    return {
+        "export_wall_s": export["wall_s"],
+        "cli": {**cli, "rows_per_s": round(n_rows / cli["wall_s"]), "series_per_s": round(n_series / cli["wall_s"]),
+                "startup_imports_s": time_imports("import forecast.cli, forecast.models.onnx_runtime, onnxruntime", env)},
+        "max_abs_diff_vs_torch": float((onnx_out["forecast"] - torch_out["forecast"]).abs().max()),
+        "same_columns": list(onnx_out.columns) == list(torch_out.columns),
+        "stages": run_stages(csv, model_onnx, tmp / "forecasts_onnx_stage.csv"),
+        "cold_start_small_file": cold,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--rows", type=int, default=400)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="cold-start runs per way (median reported)")
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime runs")
     args = parser.parse_args()
     import torch
 
@@ -134,6 +193,7 @@ def main() -> None:
                        capture_output=True, check=True)
         imports = time.perf_counter() - started
         stages = run_stages(csv, model_dir, tmp / "forecasts_stage.csv")
+        onnx = None if args.no_onnx else onnx_runs(csv, model_dir, tmp, env, n_rows, args.series, args.repeat)
 
     print(json.dumps({
         "benchmark": "batch_predict",
@@ -147,6 +207,7 @@ def main() -> None:
             "stderr": done.stderr.strip().splitlines()[-3:],
         },
         "stages": stages,
+        "onnx": onnx,
         "targets": {"wall_s_under": 30, "peak_rss_mib_under": 2048},
     }, indent=2))
 

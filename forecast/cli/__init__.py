@@ -19,7 +19,7 @@ from forecast.errors import ForecastError, InputError
 
 # Subcommands are the modules of this package that define `register`; `forecast --help` lists them in
 # this order, then any others alphabetically.
-ORDER = ("datasets", "fetch", "fit", "predict", "backtest", "sweep", "demo", "experiment", "benchmark")
+ORDER = ("datasets", "fetch", "fit", "predict", "export", "backtest", "sweep", "demo", "experiment", "benchmark")
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Forecast every series in DATA with the model saved in --model; write CSV or Parquet.",
         epilog=EXAMPLE, data=True,
     )
-    p.add_argument("--model", required=True, metavar="DIR", help="folder written by `forecast fit`")
+    p.add_argument("--model", required=True, metavar="DIR|FILE.onnx",
+                   help="folder written by `forecast fit`, or a .onnx file written by `forecast export` "
+                        "(run by ONNX Runtime, without torch)")
     p.add_argument("--out", required=True, metavar="FILE",
                    help="forecasts file, .csv or .parquet (written atomically: no partial file on failure)")
     p.add_argument("--origin", default="last", metavar="last|all|DATE",
@@ -66,10 +68,14 @@ def handle(args: argparse.Namespace) -> int:
     from forecast.errors import InputError
     from forecast.io import write_table
     from forecast.models.batch import batch_predict
+    from forecast.models.onnx_runtime import is_onnx_path, load_onnx
 
     check_output_path(args.out)
-    apply_threads(args)
-    model = load_model_dir(args.model)
+    if is_onnx_path(args.model):  # ONNX Runtime takes --threads itself; torch is never imported
+        model = load_onnx(args.model, threads=args.threads)
+    else:
+        apply_threads(args)
+        model = load_model_dir(args.model)
     spec = model.spec_
     frame = read(args.data, args.time_col, spec.id_col, spec.numeric_inputs, missing=args.missing, sort=args.sort)
     source = frame.attrs["source"]

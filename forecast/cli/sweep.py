@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--missing", choices=MISSING_POLICIES,
                    help="missing values in the columns the spec reads: error (default), drop, ffill, "
                         "interpolate or keep (overrides the config's missing)")
+    p.add_argument("--mlflow", metavar="URI",
+                   help="record every trial as an MLflow run at this tracking URI, e.g. sqlite:///runs/mlflow.db "
+                        "(overrides the config's mlflow; needs pip install 'forecast[mlflow]')")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-plots", action="store_true", help="write no PNG figures (leaderboard, Optuna plots)")
     p.set_defaults(handler=handle)
@@ -60,7 +63,7 @@ def handle(args: argparse.Namespace) -> int:
     config = SweepConfig.from_yaml(args.config).with_overrides(
         storage=args.storage, n_trials=args.n_trials, study_name=args.study_name, timeout=args.timeout,
         max_epochs=args.max_epochs, out_dir=args.out_dir, time_col=args.time_col, sort=args.sort,
-        missing=args.missing,
+        missing=args.missing, mlflow=args.mlflow,
     )
     check_output_dir(config.out_dir)
     with data_notes():

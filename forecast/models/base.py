@@ -3,120 +3,26 @@
 A forecasts frame has one row per (series, origin, step[, target]): the series-id column (panels only),
 `origin` (time of the last input row), `timestamp` (time of the forecast target), `step` (1..H),
 `target` (only when several targets are forecast), `forecast`, and `q0.1`-style quantile columns when
-the model gives intervals.
+the model gives intervals. The frame builder and the trained-columns contract live in
+forecast.models.frames (no scikit-learn there: the ONNX Runtime path imports them) and are re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator
 
 from forecast.config import WindowSpec
-from forecast.data.panel import Panel
 from forecast.data.windows import select_origins  # noqa: F401  (re-exported: it lived here)
 from forecast.errors import InputError
+from forecast.models.frames import TrainedColumns, forecasts_frame, quantile_column  # noqa: F401  (re-exported)
 
 ORIGIN_CHOICES = ("last", "all")
 
 
-def quantile_column(q: float) -> str:
-    """Column name of quantile q in a forecasts frame, e.g. 0.1 -> 'q0.1'."""
-    return f"q{q:g}"
-
-
-def forecasts_frame(
-    panel: Panel,
-    spec: WindowSpec,
-    origins: np.ndarray,
-    values: np.ndarray,
-    *,
-    quantiles: Sequence[float] = (),
-    point_index: int | None = None,
-) -> pd.DataFrame:
-    """Build the forecasts frame from predictions `values` [N, H, T] or [N, H, T, Q] at global `origins`.
-
-    With quantiles, `forecast` is the median column (point_index) or the middle quantile.
-    """
-    n, horizon = len(origins), spec.horizon
-    n_targets = len(spec.targets)
-    if values.ndim == 3:
-        values = values[..., None]  # [N, H, T] -> [N, H, T, 1]
-    rows = origins[:, None] + np.arange(1, horizon + 1)[None, :]  # [N, H] global rows of the targets
-    series_idx = np.searchsorted(panel.offsets, origins, side="right") - 1  # [N]
-    data: dict[str, np.ndarray | pd.Index] = {}
-    reps = horizon * n_targets
-    if spec.id_col:
-        data[spec.id_col] = np.repeat(np.asarray(panel.series, dtype=object)[series_idx], reps)
-    data["origin"] = panel.timestamps(np.repeat(origins, reps))
-    data["timestamp"] = panel.timestamps(np.repeat(rows.ravel(), n_targets))
-    data["step"] = np.tile(np.repeat(np.arange(1, horizon + 1), n_targets), n)
-    if n_targets > 1:
-        data["target"] = np.tile(np.asarray(spec.targets, dtype=object), n * horizon)
-    flat = values.reshape(n * horizon * n_targets, values.shape[-1]).astype(np.float64)  # [N*H*T, Q]
-    if quantiles:
-        mid = point_index if point_index is not None else len(quantiles) // 2
-        data["forecast"] = flat[:, mid]
-        for k, q in enumerate(quantiles):
-            data[quantile_column(q)] = flat[:, k]
-    else:
-        data["forecast"] = flat[:, 0]
-    return pd.DataFrame(data)
-
-
-class Forecaster(BaseEstimator):
+class Forecaster(TrainedColumns, BaseEstimator):
     """Marker base class: fit(frame, spec) -> self, predict(frame, origin=...) -> forecasts frame."""
 
     def _check_spec(self, spec: WindowSpec) -> WindowSpec:
         if not isinstance(spec, WindowSpec):
             raise InputError(f"spec must be a forecast.WindowSpec, got {type(spec).__name__}")
         return spec
-
-    # -- artifact metadata every saved forecaster shares ------------------------------------------------
-    def _common_metadata(self) -> dict:
-        """Spec, vocabularies, series ids, columns and dtypes, as stored in model.json."""
-        return {
-            "spec": self.spec_.to_dict(),
-            "vocabularies": self.vocabularies_,
-            "series_ids": [None if s is None else str(s) for s in self.series_ids_],
-            "columns": list(self.feature_names_in_),
-            "dtypes": self.dtypes_,
-        }
-
-    def _restore_common(self, metadata: dict) -> None:
-        """Inverse of `_common_metadata`."""
-        self.spec_ = WindowSpec.from_dict(metadata["spec"])
-        self.vocabularies_ = metadata["vocabularies"]
-        self.series_ids_ = metadata["series_ids"]
-        self.feature_names_in_ = np.asarray(metadata["columns"], dtype=object)
-        self.n_features_in_ = len(self.feature_names_in_)
-        self.dtypes_ = metadata["dtypes"]
-
-    def check_columns(self, frame: pd.DataFrame, source: str = "frame") -> None:
-        """Fail with the list of differences if `frame` lacks columns the model was trained on, or holds
-        text where the model read numbers (extra columns are ignored)."""
-        needed = list(self.feature_names_in_) + ([self.spec_.id_col] if self.spec_.id_col else [])
-        missing = [c for c in needed if c not in frame.columns]
-        changed = [
-            f"{c} ({self.dtypes_[c]} -> {frame[c].dtype})"
-            for c in self.spec_.numeric_inputs
-            if c in frame.columns and c in self.dtypes_
-            and pd.api.types.is_numeric_dtype(frame[c]) != _numeric_dtype_name(self.dtypes_[c])
-        ]
-        if missing or changed:
-            parts = ([f"missing column(s) {missing}"] if missing else []) + (
-                [f"column(s) changed type: {', '.join(changed)}"] if changed else [])
-            raise InputError(
-                f"{source}: the columns differ from training: {'; '.join(parts)}; "
-                f"the model was trained on {needed}, the frame has {list(frame.columns)}"
-            )
-
-
-def _numeric_dtype_name(name: str) -> bool:
-    """Whether a dtype recorded by name in an artifact is numeric."""
-    try:
-        return pd.api.types.is_numeric_dtype(pd.api.types.pandas_dtype(name))
-    except TypeError:
-        return False

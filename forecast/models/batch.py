@@ -140,14 +140,22 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
                          {k: v for k, v in skipped.items() if v}, inserted, filled, max(dropped, 0), seconds)
 
 
+def _capabilities(model) -> tuple[bool, bool]:
+    """(recurrent, reads known-future values) of `model`: as its registry entry says, or as the model says
+    itself (an OnnxForecaster, which is not registered: looking it up would import torch)."""
+    if getattr(type(model), "recurrent", None) is not None:
+        return bool(model.recurrent), bool(model.known_future)
+    from forecast.models import registry
+
+    entry = registry.entry_of(model)
+    return (entry.recurrent, entry.known_future) if entry is not None else (False, False)
+
+
 def _reads_only_its_window(model) -> bool:
     """True for models whose forecast reads only the last `lookback` rows (+1 for a differencing transform):
     the recurrent entries of the registry; others (e.g. a historical mean) may read the whole history, so
     their input is not trimmed."""
-    from forecast.models import registry
-
-    entry = registry.entry_of(model)
-    return entry is not None and entry.recurrent
+    return _capabilities(model)[0]
 
 
 def _future_of(future: pd.DataFrame | None, chunk: pd.DataFrame, id_col: str | None) -> pd.DataFrame | None:
@@ -159,20 +167,20 @@ def _future_of(future: pd.DataFrame | None, chunk: pd.DataFrame, id_col: str | N
 
 def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int,
                    future: pd.DataFrame | None = None, intervals: Sequence[float] | None = None) -> pd.DataFrame:
-    from forecast.models import registry
-    from forecast.models.conformal import ConformalForecaster
-
-    entry = registry.entry_of(model)
+    recurrent, known_future = _capabilities(model)
     options: dict = {"origin": origin}
     if intervals is not None:
+        # scikit-learn is imported only when intervals are asked (the ONNX path stays without it)
+        from forecast.models.conformal import ConformalForecaster
+
         if not isinstance(model, ConformalForecaster):
             raise InputError(f"{type(model).__name__} was saved without calibration errors, so it has no honest "
                              "intervals; fit it again with --intervals 0.8,0.95 (forecast fit) to calibrate it")
         options["intervals"] = intervals
-    if entry is not None and entry.recurrent:
+    if recurrent:
         options["batch_size"] = batch_size
     if future is not None:
-        if entry is None or not entry.known_future:
+        if not known_future:
             raise InputError(f"{type(model).__name__} reads no known-future values; drop --future")
         options["future"] = future
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from forecast.config import WindowSpec
@@ -21,11 +21,19 @@ from forecast.data.prepare import Preparation
 from forecast.data.transforms import SCALERS, TARGET_TRANSFORMS
 from forecast.data.windows import Windows
 from forecast.errors import InputError
-from forecast.models.base import Forecaster, forecasts_frame
-from forecast.models.inference import forecast_windows, network_from_state, with_known_future
+from forecast.models.base import Forecaster
+from forecast.models.inference import forecast_windows, network_from_state
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
 from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS, check_task
-from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train, train_constraints
+from forecast.models.training import (
+    DEFAULT_TRAIN,
+    LOGGERS,
+    TrainConfig,
+    make_logger,
+    train,
+    train_constraints,
+)
+from forecast.models.window_inputs import predict_frame
 
 _TRAINING = train_constraints()  # the checks of the parameters below, which make up the TrainConfig
 _TRAIN_PARAMS = ("lr", "weight_decay", "optimizer", "lr_schedule", "gradient_clip_val", "gradient_clip_algorithm",
@@ -49,7 +57,10 @@ class RNNForecaster(Forecaster):
     so get_params/set_params/clone, searches, sweeps and saved model.json "params" work as before; their
     defaults and checks come from `TrainConfig` (`DEFAULT_TRAIN`, `train_constraints()`), and `fit` builds
     the TrainConfig from them. checkpoint_dir: `last.ckpt` after every epoch, resumed by a later fit with
-    the same folder (never saved with the model). progress_bar: on for interactive use.
+    the same folder (never saved with the model). progress_bar: on for interactive use. logger: where the
+    per-epoch losses and the parameters go: None (nowhere), "csv" or "tensorboard" (./lightning_logs/forecast),
+    "mlflow" (MLflow's tracking URI, MLFLOW_TRACKING_URI when set) or a Lightning logger instance; a saved
+    model keeps a logger's name, never the object.
 
     After fit: network_ (CPU), network_config_, preparation_ (spec_, scaler_, vocabularies_, series_ids_,
     split_ come from it), history_ (per epoch), grad_norms_ (per step, before clipping), best_val_loss_,
@@ -76,6 +87,7 @@ class RNNForecaster(Forecaster):
         "series_embedding_dim": [Interval(Integral, 0, None, closed="left")],
         "min_lookback": [Interval(Integral, 1, None, closed="left"), None],
         "seed": [Interval(Integral, 0, None, closed="left")],
+        "logger": [StrOptions(set(LOGGERS)), HasMethods(["log_metrics", "log_hyperparams"]), None],
         **{name: _TRAINING[name] for name in _TRAIN_PARAMS},
     }
 
@@ -115,6 +127,7 @@ class RNNForecaster(Forecaster):
         precision: str | int = DEFAULT_TRAIN.precision,
         progress_bar: bool = True,
         checkpoint_dir: str | Path | None = DEFAULT_TRAIN.checkpoint_dir,
+        logger=None,
     ) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
@@ -149,6 +162,7 @@ class RNNForecaster(Forecaster):
         self.precision = precision
         self.progress_bar = progress_bar
         self.checkpoint_dir = checkpoint_dir
+        self.logger = logger
 
     def _network_config(self, windows: Windows) -> NetworkConfig:
         return NetworkConfig(
@@ -211,7 +225,11 @@ class RNNForecaster(Forecaster):
                 event_thresholds=prep.scaled_thresholds(data.panel, self.event_threshold) if self.task == "event"
                 else ())
 
-        result = train(build, data.train, data.val, config, seed=self.seed, callbacks=callbacks or ())
+        logger = make_logger(self.logger)
+        if logger:
+            logger.log_hyperparams({k: v for k, v in self._stored_params().items() if k != "logger"})
+        result = train(build, data.train, data.val, config, seed=self.seed, callbacks=callbacks or (),
+                       logger=logger)
         self.network_, self.network_config_ = result.network, network_config
         self.history_, self.best_val_loss_ = result.history, result.best_val_loss
         self.grad_norms_, self.n_epochs_ = result.grad_norms, result.epochs
@@ -235,24 +253,13 @@ class RNNForecaster(Forecaster):
         the data as `future`, a time-indexed frame). Skipped series are listed in `result.attrs["skipped"]`.
         """
         check_is_fitted(self, "network_")
-        self.check_columns(frame)
-        data = with_known_future(self.preparation_.prediction_windows(frame, origin=origin, future=future),
-                                 self.spec_, origin)
-        values = forecast_windows(self.network_, data.windows, self.preparation_.training_series(data.panel),
-                                  classify=self.task in CLASSIFY_TASKS, batch_size=batch_size)  # [N, H, T, Q]
-        if self.task == "quantile":
-            # Separate outputs may cross; sorting them (monotone rearrangement) never raises the pinball loss.
-            values = np.sort(values, axis=-1)
-        if self.task not in CLASSIFY_TASKS:
-            values = self.preparation_.to_original(values, data)
-        quantiles = tuple(self.quantiles) if self.task == "quantile" else ()
-        result = forecasts_frame(
-            data.panel, self.spec_, data.windows.origins, values, quantiles=quantiles,
-            # the point forecast is the quantile nearest the median (0.5 when it is asked for)
-            point_index=int(np.argmin(np.abs(np.asarray(quantiles) - 0.5))) if quantiles else None,
-        )
-        result.attrs["skipped"] = data.skipped
-        return result
+
+        def run(windows: Windows, series_map: np.ndarray) -> np.ndarray:
+            return forecast_windows(self.network_, windows, series_map, classify=self.task in CLASSIFY_TASKS,
+                                    batch_size=batch_size)
+
+        return predict_frame(self, frame, run, task=self.task, quantiles=tuple(self.quantiles), origin=origin,
+                             future=future)
 
     def save(self, path) -> None:
         """Write the model to folder `path`: safetensors weights + JSON metadata (no pickle)."""
@@ -260,14 +267,18 @@ class RNNForecaster(Forecaster):
 
         save_model(self, path)
 
+    def to_onnx(self, path) -> Path:
+        """Write the model to `path` (.onnx) for ONNX Runtime: predicting it needs no torch (`forecast
+        predict --model model.onnx`); spec, scaler and columns are embedded (forecast.models.onnx_export)."""
+        from forecast.models.onnx_export import export_onnx
+
+        return export_onnx(self, path)
+
     # -- artifacts ------------------------------------------------------------------------------------
     def _artifact_state(self) -> tuple[dict, dict]:
         check_is_fitted(self, "network_")
-        params = self.get_params()
-        params["quantiles"] = list(params["quantiles"])
-        params["checkpoint_dir"] = None  # a path on the training machine: never stored, never restored
         metadata = {
-            "params": params,
+            "params": self._stored_params(),
             **self._common_metadata(),  # spec, vocabularies, series ids, columns, dtypes
             "network": self.network_config_.to_dict(),
             "scaler": self.scaler_.to_dict(),
@@ -275,6 +286,14 @@ class RNNForecaster(Forecaster):
             "best_val_loss": self.best_val_loss_,
         }
         return metadata, dict(self.network_.state_dict())
+
+    def _stored_params(self) -> dict:
+        """get_params() as JSON values: what model.json (and a logger's hyperparameters) record."""
+        params = self.get_params()
+        params["quantiles"] = list(params["quantiles"])
+        params["checkpoint_dir"] = None  # a path on the training machine: never stored, never restored
+        params["logger"] = params["logger"] if isinstance(params["logger"], str) else None  # never an object
+        return params
 
     @classmethod
     def _from_artifact(cls, metadata: dict, tensors: dict) -> RNNForecaster:

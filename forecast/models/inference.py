@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from forecast.config import WindowSpec
-from forecast.data.prepare import PredictionData
 from forecast.data.windows import Windows
 from forecast.errors import InputError
 from forecast.models.networks import NetworkConfig, RecurrentNetwork
+from forecast.models.window_inputs import window_batches, with_known_future  # noqa: F401  (re-exported)
 
 
 @torch.no_grad()
@@ -22,10 +21,8 @@ def forecast_windows(network: RecurrentNetwork, windows: Windows, series_map: np
     """
     net = network.eval()
     outs = []
-    for start in range(0, len(windows), batch_size):
-        idx = np.arange(start, min(start + batch_size, len(windows)))
-        batch = {k: torch.from_numpy(v) for k, v in windows.batch(idx).items() if k != "y"}
-        batch["series"] = torch.from_numpy(series_map[batch["series"].numpy()])
+    for arrays in window_batches(windows, series_map, batch_size):
+        batch = {k: torch.from_numpy(v) for k, v in arrays.items()}
         y = net.forecast(batch["x"], series=batch["series"], codes=batch.get("codes"),
                          future=batch.get("future"), lengths=batch.get("lengths"))
         if classify:
@@ -34,25 +31,6 @@ def forecast_windows(network: RecurrentNetwork, windows: Windows, series_map: np
     if not outs:
         return np.zeros((0, net.config.horizon, net.config.n_targets, net.config.n_outputs))
     return np.concatenate(outs).astype(np.float64)
-
-
-def with_known_future(data: PredictionData, spec: WindowSpec, origin) -> PredictionData:
-    """Leave out (origin='all') or refuse origins whose known-future values for the next H rows are missing."""
-    windows = data.windows
-    if not spec.known_future or not len(windows):
-        return data
-    known = windows.future(slice(None))[:, :, : len(spec.known_future)]  # [N, H, K_known]
-    complete = np.isfinite(known).all(axis=(1, 2))
-    if origin == "all":
-        return data._replace(windows=windows.subset(complete))
-    if not complete.all():
-        first = windows.origins[~complete][0]
-        raise InputError(
-            f"prediction frame: known-future column(s) {list(spec.known_future)} have no values for the "
-            f"{spec.horizon} row(s) after origin {data.panel.timestamps(np.array([first]))[0]}; pass them "
-            "with predict(frame, future=...), a time-indexed frame holding those columns (CLI: --future FILE)"
-        )
-    return data
 
 
 def network_from_state(config: dict, tensors: dict[str, torch.Tensor]) -> RecurrentNetwork:

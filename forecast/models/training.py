@@ -22,6 +22,36 @@ if TYPE_CHECKING:  # torch and scikit-learn are imported when training, so the C
     from forecast.data.windows import Windows
 
 LAST_CHECKPOINT = "last.ckpt"  # what Lightning's ModelCheckpoint(save_last=True) writes in checkpoint_dir
+LOGGERS = ("csv", "tensorboard", "mlflow")  # logger names `make_logger` turns into Lightning loggers
+LOG_DIR = "lightning_logs"  # where "csv" and "tensorboard" write (Lightning's own default folder)
+LOG_NAME = "forecast"  # their run folder under LOG_DIR, and the MLflow experiment of logger="mlflow"
+
+
+def make_logger(logger: Any) -> Any:
+    """The Lightning logger `train` passes to its Trainer: False for None (no logger), a new one for a name
+    in LOGGERS (csv, tensorboard: LOG_DIR/LOG_NAME/version_N; mlflow: experiment LOG_NAME at MLflow's
+    tracking URI, i.e. MLFLOW_TRACKING_URI when set), or any Lightning logger instance, used as it is."""
+    if logger is None or logger is False:
+        return False
+    if not isinstance(logger, str):
+        return logger
+    from lightning.pytorch import loggers
+
+    from forecast.extras import require
+
+    if logger == "csv":
+        return loggers.CSVLogger(LOG_DIR, name=LOG_NAME)
+    if logger == "tensorboard":
+        try:
+            import tensorboard  # noqa: F401  (Lightning's TensorBoardLogger writes through it)
+        except ImportError:
+            raise InputError("logger='tensorboard' needs the tensorboard package, which is not installed: "
+                             "pip install tensorboard (or use logger='csv')") from None
+        return loggers.TensorBoardLogger(LOG_DIR, name=LOG_NAME)
+    if logger == "mlflow":
+        mlflow = require("mlflow", "mlflow", "logger='mlflow'")
+        return loggers.MLFlowLogger(experiment_name=LOG_NAME, tracking_uri=mlflow.get_tracking_uri())
+    raise InputError(f"logger must be one of {LOGGERS}, a Lightning logger or None, got {logger!r}")
 
 
 def train_constraints() -> dict[str, list]:
@@ -124,6 +154,7 @@ def train(
     *,
     seed: int = 0,
     callbacks: Sequence[Any] = (),
+    logger: Any = None,
 ) -> TrainResult:
     """Train on `train_windows`, validating on `val_windows` (None or empty: no validation), under `config`.
 
@@ -134,6 +165,8 @@ def train(
     The best validation epoch's weights are restored; with `patience`, training stops early. A
     `checkpoint_dir` holding `last.ckpt` resumes from it (tensors and plain values only, never pickled
     code). Ctrl-C comes back as KeyboardInterrupt; a NaN/inf loss as TrainingError.
+    logger: where the per-epoch losses go (see `make_logger`): None (nowhere), "csv", "tensorboard",
+        "mlflow" or a Lightning logger.
     """
     import lightning as L
     import torch
@@ -143,6 +176,7 @@ def train(
 
     started = time.perf_counter()
     config.validate()
+    logger = make_logger(logger)
     has_val = val_windows is not None and len(val_windows) > 0
     if not has_val and (config.patience or config.lr_schedule == "plateau"):
         raise InputError(f"patience={config.patience} and lr_schedule={config.lr_schedule!r} watch the "
@@ -175,7 +209,7 @@ def train(
             gradient_clip_val=config.gradient_clip_val or None,
             gradient_clip_algorithm=config.gradient_clip_algorithm,
             limit_train_batches=config.limit_train_batches, limit_val_batches=1.0 if has_val else 0,
-            callbacks=trainer_callbacks, logger=False, enable_checkpointing=config.checkpoint_dir is not None,
+            callbacks=trainer_callbacks, logger=logger, enable_checkpointing=config.checkpoint_dir is not None,
             enable_model_summary=False, enable_progress_bar=config.progress_bar, num_sanity_val_steps=0,
         )
         data = WindowDataModule(train=train_windows, val=val_windows if has_val else None,

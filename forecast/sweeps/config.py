@@ -31,6 +31,8 @@ class SweepConfig:
     `missing` applies to the columns the spec reads only ("error" names the first hole).
     intervals: nominal levels (e.g. [0.8, 0.95]): the test-part leaderboard wraps each family's best and
     the benchmarks in conformal intervals and scores their coverage, width, Winkler score and CRPS.
+    mlflow: an MLflow tracking URI (e.g. sqlite:///runs/mlflow.db): every trial becomes an MLflow run
+    (forecast.sweeps.tracking); None records nothing there.
     """
 
     data: str
@@ -56,6 +58,7 @@ class SweepConfig:
     sort: bool = False
     missing: str = "error"
     intervals: tuple[float, ...] = ()
+    mlflow: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -182,7 +185,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "benchmarks": _models(empty_ok=True), "out_dir": _text(), "heartbeat_interval": _whole(1),
     "grace_period": _whole(1), "max_retry": _whole(0), "time_col": _text(optional=True),
     "sort": lambda v: None if isinstance(v, bool) else "true or false",
-    "missing": _choice(MISSING_POLICIES), "intervals": _levels,
+    "missing": _choice(MISSING_POLICIES), "intervals": _levels, "mlflow": _text(optional=True),
 }
 
 

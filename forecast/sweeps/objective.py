@@ -73,9 +73,10 @@ class Objective:
     """build -> fit on train -> return validation MAE (pruned by validation loss per epoch for RNNs)."""
 
     def __init__(self, split: FrameSplit, families: tuple[str, ...], *, lookbacks: tuple[int, ...] = (),
-                 seed: int = 0, max_epochs: int = DEFAULT_TRAIN.max_epochs) -> None:
+                 seed: int = 0, max_epochs: int = DEFAULT_TRAIN.max_epochs, tracker: Any = None) -> None:
         self.split, self.families, self.lookbacks = split, families, lookbacks
         self.seed, self.max_epochs = seed, max_epochs
+        self.tracker = tracker  # forecast.sweeps.tracking.MlflowTracker, or None
 
     def spec_for(self, lookback: int | None) -> WindowSpec:
         from dataclasses import replace
@@ -84,12 +85,20 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # set first: pruned trials too
+        if self.tracker is None:
+            return self.run(trial)
+        return self.tracker.run_trial(trial, lambda logger: self.run(trial, logger))
+
+    def run(self, trial: optuna.Trial, logger: Any = None) -> float:
+        """The trial itself; `logger` (a Lightning logger) receives a recurrent family's per-epoch losses."""
         family = trial.suggest_categorical("family", list(self.families))
         lookback = trial.suggest_categorical("lookback", list(self.lookbacks)) if self.lookbacks else None
         model = build_model(family, family_params(trial, family), seed=self.seed, max_epochs=self.max_epochs)
         spec = self.spec_for(lookback)
         recurrent = registry.get(family).recurrent
         if recurrent:
+            if logger is not None:
+                model.set_params(logger=logger)
             from optuna_integration import PyTorchLightningPruningCallback
 
             pruning = PyTorchLightningPruningCallback(trial, monitor="val_loss")

@@ -30,6 +30,7 @@ from forecast.sweeps.data import load, prepare
 from forecast.sweeps.objective import Objective, build_model, params_of
 from forecast.sweeps.sampling import TrialSeededSampler
 from forecast.sweeps.storage import make_pruner, open_storage, storage_url
+from forecast.sweeps.tracking import tracker_for
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 IN_MEMORY = "<frame>"
@@ -90,7 +91,7 @@ def optimize(config: SweepConfig, frame: pd.DataFrame | None = None, *, progress
     if remaining <= 0:
         return study
     objective = Objective(split, config.families, lookbacks=config.lookbacks, seed=config.seed,
-                          max_epochs=config.max_epochs)
+                          max_epochs=config.max_epochs, tracker=tracker_for(config))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with reusing_panels():  # every trial reads the same split frames: build each panel once per process
         study.optimize(
@@ -213,6 +214,9 @@ def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame 
     result = SweepResult(study, board, summary, best, chosen=chosen, unscored=unscored)
     if write:
         result.files = write_outputs(config, result, fitted, plots=plots)
+        tracker = tracker_for(config)
+        if tracker is not None:
+            tracker.record_result(result, result.files)
     return result
 
 
@@ -324,6 +328,9 @@ def run_sweep(config: SweepConfig, frame: pd.DataFrame | None = None, *, workers
     # Data, then splits: every check runs before a study, folder or file exists.
     frame = load(config) if frame is None else prepare(frame, config)
     FrameSplit.by_fraction(frame, config.spec, config.val_size, config.test_size)
+    tracker = tracker_for(config)
+    if tracker is not None:
+        tracker.parent_run_id()  # made once here, before any worker looks for it
     if workers <= 1:
         study = optimize(config, frame=frame, progress_bar=progress_bar)  # by keyword, as tests fake it
     else:
