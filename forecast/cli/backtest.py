@@ -12,18 +12,22 @@ from forecast.cli.common import (
     add_command,
     add_common,
     add_interval_options,
+    add_network_options,
     add_threads,
+    add_training_options,
     add_window_options,
     begin,
     interval_settings,
     names,
+    network_settings,
+    note,
     positive_int,
     read,
     show_progress,
+    training_settings,
     window_spec,
 )
 from forecast.errors import InputError
-from forecast.models.training import DEFAULT_TRAIN
 
 EXAMPLE = """examples:
   forecast backtest seattle-weather --target temp_max --features precipitation,temp_min,wind \\
@@ -69,8 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refit-every", type=positive_int, metavar="K",
                    help="refit every K origins on an expanding window (default: fit once before the test)")
     p.add_argument("--stride", type=positive_int, default=1, help="forecast from every Nth origin (default 1)")
-    p.add_argument("--epochs", type=positive_int,
-                   help=f"maximum training epochs of RNNs (default: the models' own, {DEFAULT_TRAIN.max_epochs})")
+    add_training_options(p, who=" of RNNs")
+    add_network_options(p)
     p.add_argument("--hidden-size", type=positive_int, help="hidden units of RNNs (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--target-transform", choices=("none", "log", "diff", "pct_change", "log_return"),
@@ -114,15 +118,19 @@ def handle(args: argparse.Namespace) -> int:
     if missing:
         raise InputError(f"{args.data}: no column(s) {', '.join(map(repr, missing))}; columns are "
                          f"{', '.join(map(str, frame.columns))}; check --target/--features/--id-col")
-    params = {"max_epochs": args.epochs, "seed": args.seed, "progress_bar": False,
+    params = {"seed": args.seed, "progress_bar": False,
               "hidden_size": args.hidden_size, "target_transform": args.target_transform, "task": args.task,
-              **interval_settings(args)}
+              **training_settings(args), **network_settings(args), **interval_settings(args)}
     result = backtest(
         models, frame, spec, test_size=args.test_size, refit_every=args.refit_every, stride=args.stride,
-        params={k: v for k, v in params.items() if v is not None}, season=args.season,
+        params={k: v for k, v in params.items() if v is not None or k == "patience"}, season=args.season,
         progress=show_progress(args), out=args.out,
     )
     paths = result.write(args.out, plots=not args.no_plots)
+    improving = result.refits.loc[result.refits["still_improving"].eq(True), "model"].unique()
+    if len(improving):
+        note(f"{', '.join(improving)}: the best validation loss came at the last epoch: still improving: "
+             "raise --max-epochs")
     print(_table(result.leaderboard, result.task))
     print()
     print(result.summary)
