@@ -123,7 +123,8 @@ def still_improving(history: Sequence[dict[str, float]]) -> bool:
     """Whether the lowest validation loss of a training `history` (per epoch) came at its last epoch: the
     fit stopped while still improving, so a higher max_epochs would likely help. False without validation."""
     losses = [row.get("val_loss", float("inf")) for row in history]
-    return bool(losses) and losses[-1] != float("inf") and losses[-1] <= min(losses)
+    # The best epoch is the first with the lowest loss, as KeepBestWeights keeps it (a tie is no progress).
+    return bool(losses) and losses[-1] != float("inf") and losses.index(min(losses)) == len(losses) - 1
 
 
 def train(
