@@ -39,7 +39,7 @@ def test_fit_flags_reach_the_network_and_the_saved_model(data, tmp_path, capsys)
     assert {k: saved["params"][k] for k in ("segment", "head", "normalize", "max_epochs", "patience")} == {
         "segment": 4, "head": "segments", "normalize": "revin", "max_epochs": 2, "patience": 1}
     assert saved["network"]["segment"] == 4 and saved["network"]["head"] == "segments"
-    assert saved["network"]["skip"] == "linear"  # skip="auto" resolved for a forecast head
+    assert saved["network"]["skip"] == "none"
 
     forecasts = tmp_path / "forecasts.csv"
     assert main(["predict", "--model", str(out), str(data), "--out", str(forecasts),
@@ -51,7 +51,11 @@ def test_fit_flags_reach_the_network_and_the_saved_model(data, tmp_path, capsys)
 def test_old_epochs_flag_still_works_and_means_max_epochs(data, tmp_path, capsys):
     code, stdout, err = _run(_fit(data, tmp_path / "m", "--epochs", "1"), capsys)
     assert code == 0, err
-    assert json.loads((tmp_path / "m" / "model.json").read_text())["params"]["max_epochs"] == 1
+    saved = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert saved["params"]["max_epochs"] == 1
+    # The defaults: direct head on origin-relative inputs (normalize="auto" resolved), step by step.
+    assert {k: saved["network"][k] for k in ("head", "normalize", "skip", "segment")} == {
+        "head": "direct", "normalize": "last", "skip": "none", "segment": 1}
     assert "for 1 epochs" in stdout
 
 

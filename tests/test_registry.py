@@ -155,7 +155,8 @@ def test_rnn_search_space_draws_only_combinations_the_network_accepts(lookback, 
         model = registry.build("gru", **params)
         model.spec_ = spec
         settings = model._network_settings()
-        check_task(spec, **model._level_options(), task=model.task, head=model.head, quantiles=model.quantiles,
+        check_task(spec, normalize=model._normalization(), skip=model.skip, task=model.task, head=model.head,
+                   quantiles=model.quantiles,
                    target_transform=model.target_transform, event_threshold=model.event_threshold)
         check_config(NetworkConfig(n_inputs=2, n_future=1 if known_future and model.head == "direct" else 0,
                                    **settings))

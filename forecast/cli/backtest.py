@@ -12,19 +12,15 @@ from forecast.cli.common import (
     add_command,
     add_common,
     add_interval_options,
-    add_network_options,
     add_threads,
-    add_training_options,
     add_window_options,
     begin,
     interval_settings,
     names,
-    network_settings,
     note,
     positive_int,
     read,
     show_progress,
-    training_settings,
     window_spec,
 )
 from forecast.errors import InputError
@@ -57,6 +53,8 @@ def _size(text: str) -> float | int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from forecast.cli.common import add_rnn_options
+
     p = add_command(
         sub, "backtest", help="compare models against persistence on a rolling-origin test period",
         description="Backtest models on DATA: same origins for all, data up to each origin only, "
@@ -73,8 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refit-every", type=positive_int, metavar="K",
                    help="refit every K origins on an expanding window (default: fit once before the test)")
     p.add_argument("--stride", type=positive_int, default=1, help="forecast from every Nth origin (default 1)")
-    add_training_options(p, who=" of RNNs")
-    add_network_options(p)
+    add_rnn_options(p, who=" of RNNs")  # the network and training options fit takes too
     p.add_argument("--hidden-size", type=positive_int, help="hidden units of RNNs (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--target-transform", choices=("none", "log", "diff", "pct_change", "log_return"),
@@ -102,6 +99,7 @@ def _series_column(data: str, id_col: str | None) -> str | None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from forecast.cli.common import rnn_settings
     from forecast.evaluate import backtest
     from forecast.models import registry
 
@@ -120,7 +118,7 @@ def handle(args: argparse.Namespace) -> int:
                          f"{', '.join(map(str, frame.columns))}; check --target/--features/--id-col")
     params = {"seed": args.seed, "progress_bar": False,
               "hidden_size": args.hidden_size, "target_transform": args.target_transform, "task": args.task,
-              **training_settings(args), **network_settings(args), **interval_settings(args)}
+              **rnn_settings(args), **interval_settings(args)}
     result = backtest(
         models, frame, spec, test_size=args.test_size, refit_every=args.refit_every, stride=args.stride,
         params={k: v for k, v in params.items() if v is not None or k == "patience"}, season=args.season,

@@ -296,12 +296,24 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--normalize", choices=("auto", "none", "last", "revin"),
                         help="RNN inputs relative to each window: last (minus the origin's value), revin (the "
                              "window's mean/std), none; auto (default): last for --head direct/segments")
-    parser.add_argument("--skip", choices=("auto", "none", "linear"),
-                        help="add a linear map of the lookback to the RNN's forecast (auto, the default: linear "
-                             "for --head direct/segments)")
+    parser.add_argument("--skip", choices=("none", "linear"),
+                        help="linear: add a linear map of the lookback to the RNN's forecast, with --head "
+                             "direct/segments (default none)")
 
 
 def network_settings(args: argparse.Namespace) -> dict:
     """The registry.build settings the network options ask for (only those given)."""
     names_ = ("head", "segment", "channel_independent", "channel_embedding_dim", "normalize", "skip")
     return {k: getattr(args, k) for k in names_ if getattr(args, k) is not None}
+
+
+def add_rnn_options(parser: argparse.ArgumentParser, *, who: str = "") -> None:
+    """The training (`add_training_options`) and network (`add_network_options`) options of RNNs, for
+    commands that build them (fit, backtest); `rnn_settings` reads them back."""
+    add_training_options(parser, who=who)
+    add_network_options(parser)
+
+
+def rnn_settings(args: argparse.Namespace) -> dict:
+    """The registry.build settings `add_rnn_options` asked for (only those given)."""
+    return training_settings(args) | network_settings(args)

@@ -8,21 +8,19 @@ from forecast.cli.common import (
     add_command,
     add_common,
     add_interval_options,
-    add_network_options,
+    add_rnn_options,
     add_threads,
-    add_training_options,
     add_window_options,
     apply_threads,
     check_columns,
     floats,
     interval_settings,
-    network_settings,
     note,
     note_extra_columns,
     positive_int,
     read,
+    rnn_settings,
     show_progress,
-    training_settings,
     window_spec,
 )
 
@@ -52,8 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_window_options(p)
     p.add_argument("--model", default="lstm", help="registered model name: lstm, gru or rnn (default lstm)")
-    add_training_options(p)
-    add_network_options(p)
+    add_rnn_options(p)
     p.add_argument("--hidden-size", type=positive_int, help="hidden units per layer (default 64)")
     p.add_argument("--layers", type=positive_int, help="stacked recurrent layers (default 1)")
     p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
@@ -85,7 +82,7 @@ def _build_model(args: argparse.Namespace):
         "hidden_size": args.hidden_size, "num_layers": args.layers, "lr": args.lr,
         "batch_size": args.batch_size, "seed": args.seed, "val_size": args.val_size,
     }
-    chosen = {k: v for k, v in chosen.items() if v is not None} | training_settings(args) | network_settings(args)
+    chosen = {k: v for k, v in chosen.items() if v is not None} | rnn_settings(args)
     if args.quantiles:
         chosen.update(task="quantile", quantiles=tuple(args.quantiles))
     return registry.build(args.model, shared={"progress_bar": show_progress(args)}, **chosen,

@@ -53,10 +53,10 @@ class RNNForecaster(Forecaster):
     recurrent step each); channel_independent=True runs each target column as its own series through shared
     weights (channel_embedding_dim: a learned vector per column). normalize="last" forecasts the change from
     the origin, "revin" works on each window's mean/std scale (normalize_affine: learned scale and shift);
-    skip="linear" adds a linear map of the lookback (LSTNet's highway). normalize="auto" and skip="auto"
-    (the defaults) mean "last" and "linear" for value forecasts from the direct or segments head, "none"
-    otherwise: the recipe chosen in issue 16 (experiments/RESULTS.md, "Issue 16: weather with the new
-    defaults"). task="quantile" adds
+    skip="linear" adds a linear map of the lookback (LSTNet's highway). normalize="auto" (the default) means
+    "last" for value forecasts from the direct or segments head and "none" otherwise: with head="direct"
+    and early stopping, the recipe chosen on validation data in issue 16 (experiments/RESULTS.md, "Issue
+    16: weather with the new defaults"). task="quantile" adds
     intervals (pinball loss); "direction" gives P(next value above the origin's); "event" P(next value >
     event_threshold, in the target's units). min_lookback=m also uses windows with m..L-1 rows of history.
 
@@ -84,7 +84,7 @@ class RNNForecaster(Forecaster):
         "channel_embedding_dim": [Interval(Integral, 0, None, closed="left")],
         "normalize": [StrOptions({"auto", *NORMALIZATIONS})],
         "normalize_affine": ["boolean"],
-        "skip": [StrOptions({"auto", *SKIPS})],
+        "skip": [StrOptions(set(SKIPS))],
         "task": [StrOptions(set(TASKS))],
         "quantiles": ["array-like"],
         "event_threshold": [Real, None],
@@ -113,7 +113,7 @@ class RNNForecaster(Forecaster):
         channel_embedding_dim: int = 0,
         normalize: str = "auto",
         normalize_affine: bool = False,
-        skip: str = "auto",
+        skip: str = "none",
         task: str = "regression",
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
         event_threshold: float | None = None,
@@ -194,18 +194,18 @@ class RNNForecaster(Forecaster):
             "dropout": self.dropout, "nonlinearity": self.nonlinearity,
             "head": "classify" if self.task in CLASSIFY_TASKS else self.head,
             "n_outputs": len(self.quantiles) if self.task == "quantile" else 1,
-            "series_embedding_dim": self.series_embedding_dim, **self._level_options(),
+            "series_embedding_dim": self.series_embedding_dim, "normalize": self._normalization(), "skip": self.skip,
             "normalize_affine": self.normalize_affine, "segment": self.segment,
             "channel_independent": self.channel_independent, "channel_embedding_dim": self.channel_embedding_dim,
         }
 
-    def _level_options(self) -> dict[str, str]:
-        """normalize and skip with "auto" resolved: "last" and "linear" for value forecasts from a head that
-        reads the final state (each window forecast as a change from its origin, plus a linear map of its
-        lookback: the AR part a linear model would find), "none" for the transducer and classifiers."""
-        forecasts = self.head in FORECAST_HEADS and self.task not in CLASSIFY_TASKS
-        auto = {"normalize": "last" if forecasts else "none", "skip": "linear" if forecasts else "none"}
-        return {k: auto[k] if getattr(self, k) == "auto" else getattr(self, k) for k in auto}
+    def _normalization(self) -> str:
+        """normalize with "auto" resolved: "last" for value forecasts from a head that reads the final state
+        (each window forecast as a change from its origin, so a level never seen in training is no
+        extrapolation), "none" for the transducer and classifiers, which have no forecast to add it back to."""
+        if self.normalize != "auto":
+            return self.normalize
+        return "last" if self.head in FORECAST_HEADS and self.task not in CLASSIFY_TASKS else "none"
 
     def _preparation(self, spec: WindowSpec, fitted: dict | None = None) -> Preparation:
         options = {"spec": spec, "scaler": self.scaler, "per_series_scaling": self.per_series_scaling,
@@ -222,8 +222,8 @@ class RNNForecaster(Forecaster):
         """
         self._validate_params()
         spec = self._check_spec(spec)
-        check_task(spec, **self._level_options(),
-                   **{k: getattr(self, k) for k in ("task", "head", "quantiles", "target_transform", "event_threshold")})
+        check_task(spec, normalize=self._normalization(), **{k: getattr(self, k) for k in (
+            "task", "head", "skip", "quantiles", "target_transform", "event_threshold")})
         # Forget any earlier fit first, so a fit that fails leaves the model unfitted, never half-updated.
         for attr in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, attr)

@@ -235,7 +235,7 @@ def _network_space(trial) -> dict[str, Any]:
     heads = ["direct", "transducer"] if window.get("known_future") else ["direct", "segments", "transducer"]
     head = trial.suggest_categorical("head", heads)
     if head == "transducer":
-        return {"head": head}  # normalize and skip "auto" mean none here, segment 1: what the trial records
+        return {"head": head}  # normalize="auto" means none here; skip none, segment 1: what the trial records
     longest = max(1, window.get("lookback", 2 * _SEGMENT_WITHOUT_LOOKBACK) // 2)
     return {
         "head": head,
@@ -317,7 +317,7 @@ def _load_builtin() -> None:
 
     for cell, text in (("rnn", "Elman RNN"), ("gru", "GRU"), ("lstm", "LSTM")):
         register(ModelEntry(cell, RNNForecaster, {"cell": cell}, _rnn_space, family="recurrent",
-                            description=f"{text} forecaster (Lightning): direct head, origin-relative inputs, linear skip",
+                            description=f"{text} forecaster (Lightning): direct head on origin-relative inputs, early stopping",
                             target_transform="parameter", task="parameter", saveable=True, recurrent=True,
                             known_future=True))
     for name, cls, defaults, space, text in (
