@@ -120,11 +120,12 @@ class TrainResult:
 
 
 def still_improving(history: Sequence[dict[str, float]]) -> bool:
-    """Whether the lowest validation loss of a training `history` (per epoch) came at its last epoch: the
-    fit stopped while still improving, so a higher max_epochs would likely help. False without validation."""
+    """Whether the lowest validation loss of a training `history` (per epoch) came at its last epoch, after
+    an earlier one: the fit stopped while still improving, so a higher max_epochs would likely help. False
+    without validation, and after a single epoch (nothing to compare; a 1-epoch fit is a deliberate probe)."""
     losses = [row.get("val_loss", float("inf")) for row in history]
     # The best epoch is the first with the lowest loss, as KeepBestWeights keeps it (a tie is no progress).
-    return bool(losses) and losses[-1] != float("inf") and losses.index(min(losses)) == len(losses) - 1
+    return len(losses) > 1 and losses[-1] != float("inf") and losses.index(min(losses)) == len(losses) - 1
 
 
 def train(

@@ -99,6 +99,7 @@ def test_still_improving_when_the_best_epoch_is_the_last():
     result, _ = _scripted([1.0, 0.5, 0.6], max_epochs=3, patience=2)
     assert not still_improving(result.history)
     assert not still_improving([{"epoch": 0, "train_loss": 1.0}])  # no validation: nothing to say
+    assert not still_improving([{"epoch": 0, "val_loss": 1.0}])  # one epoch: nothing to compare
 
 
 def test_train_keeps_the_best_validation_weights_and_leaves_the_callers_rng_alone():
