@@ -18,11 +18,17 @@ from forecast.models.estimators import RNNForecaster
 DEMO_SPEC = WindowSpec(target="temp_max", lookback=30, horizon=1, features=("precipitation", "temp_min", "wind"))
 
 
-def demo_model(*, max_epochs: int | None = None, seed: int = 42, progress_bar: bool = True) -> RNNForecaster:
-    """The demo's LSTM: two layers of 64 with the training defaults (gradient clipping on, lr, batch size:
-    models/training.TrainConfig); `max_epochs` None keeps the default too."""
-    epochs = {} if max_epochs is None else {"max_epochs": max_epochs}
-    return RNNForecaster(cell="lstm", hidden_size=64, num_layers=2, seed=seed, progress_bar=progress_bar, **epochs)
+_UNSET = object()  # patience=None means "never stop early", so "not given" needs its own marker
+
+
+def demo_model(*, max_epochs: int | None = None, patience: int | None | object = _UNSET, seed: int = 42,
+               progress_bar: bool = True) -> RNNForecaster:
+    """The demo's LSTM: two layers of 64 with the training defaults (gradient clipping on, lr, batch size,
+    early stopping: models/training.TrainConfig); `max_epochs` None and `patience` not given keep them too."""
+    chosen = {} if max_epochs is None else {"max_epochs": max_epochs}
+    if patience is not _UNSET:
+        chosen["patience"] = patience
+    return RNNForecaster(cell="lstm", hidden_size=64, num_layers=2, seed=seed, progress_bar=progress_bar, **chosen)
 
 
 def run_demo(
@@ -31,6 +37,7 @@ def run_demo(
     frame: pd.DataFrame | None = None,
     test_size: float = 0.2,
     max_epochs: int | None = None,
+    patience: int | None | object = _UNSET,
     seed: int = 42,
     progress_bar: bool = True,
     plots: bool = True,
@@ -43,7 +50,7 @@ def run_demo(
     """
     started = time.perf_counter()
     frame = datasets.load("seattle-weather") if frame is None else frame
-    model = demo_model(max_epochs=max_epochs, seed=seed, progress_bar=progress_bar)
+    model = demo_model(max_epochs=max_epochs, patience=patience, seed=seed, progress_bar=progress_bar)
     result = backtest({"lstm": model}, frame, DEMO_SPEC, test_size=test_size, progress=False)
     lstm = result.forecasts[result.forecasts["model"] == "lstm"].set_index("timestamp")["forecast"]
     actual = frame[DEMO_SPEC.targets[0]]

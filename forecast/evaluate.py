@@ -39,6 +39,7 @@ from forecast.io import atomic_path, write_table
 from forecast.leaderboard import rank_joined, summarize, write_leaderboard
 from forecast.metrics import join_actuals, quantile_columns, score_joined
 from forecast.models import registry
+from forecast.models.training import still_improving
 from forecast.plots import plot_calibration
 
 Task = Literal["regression", "direction"]
@@ -196,7 +197,8 @@ class BacktestResult:
     summary: plain-language verdict; says so plainly when no model beats persistence at the 5% level.
     timings: per model: fit_seconds, predict_seconds (summed over refits), n_fits.
     refits: one row per (model, fit): fit_end (last training timestamp), first_origin, last_origin,
-        n_origins, fit_seconds, predict_seconds, epochs (trained epochs of models that count them).
+        n_origins, fit_seconds, predict_seconds, epochs (trained epochs of models that count them),
+        still_improving (the best validation loss came at the last epoch: a higher max_epochs would help).
     origins: the scored origins ([id column], origin).
     dropped: per model, how many planned origins it gave no finite forecast for (removed for all models).
     """
@@ -482,7 +484,8 @@ def _fit_and_forecast(
     done = time.perf_counter()
     return forecasts, {"fit_end": train.index.max(), "first_origin": first, "last_origin": last,
                        "fit_seconds": fitted - started, "predict_seconds": done - fitted,
-                       "epochs": getattr(model, "n_epochs_", None)}
+                       "epochs": getattr(model, "n_epochs_", None),
+                       "still_improving": still_improving(getattr(model, "history_", None) or [])}
 
 
 def _common_origins(

@@ -131,3 +131,39 @@ def test_state_pipeline_saved_in_the_old_flat_layout_still_loads(tmp_path):
     loaded = load_model(tmp_path / "m")
     assert loaded.get_params()["encoder__hidden_size"] == 4 and loaded.get_params()["regressor__alpha"] == 0.7
     pd.testing.assert_frame_equal(loaded.predict(frame, origin="all"), model.predict(frame, origin="all"))
+
+
+@pytest.mark.parametrize("lookback, known_future", [(3, False), (30, False), (96, False), (30, True)])
+def test_rnn_search_space_draws_only_combinations_the_network_accepts(lookback, known_future):
+    """Many seeded draws of the sweep's RNN space, for the window a sweep records on the trial: every draw
+    builds, and its network config passes the network's own checks (segments fit the lookback, no segments
+    head with known-future covariates, normalization only with a forecast head)."""
+    import optuna
+
+    from forecast.config import WindowSpec
+    from forecast.models.networks import NetworkConfig, check_config
+    from forecast.models.tasks import check_task
+    from forecast.sweeps.objective import family_params
+
+    spec = WindowSpec(target="y", lookback=lookback, horizon=4, known_future=("k",) if known_future else ())
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7))
+    seen = {"head": set(), "segment": set(), "normalize": set()}
+    for _ in range(150):
+        trial = study.ask()
+        trial.set_user_attr(registry.WINDOW_ATTR, {"lookback": lookback, "known_future": known_future})
+        params = family_params(trial, "gru")
+        model = registry.build("gru", **params)
+        model.spec_ = spec
+        settings = model._network_settings()
+        check_task(spec, normalize=model._normalization(), skip=model.skip, task=model.task, head=model.head,
+                   quantiles=model.quantiles,
+                   target_transform=model.target_transform, event_threshold=model.event_threshold)
+        check_config(NetworkConfig(n_inputs=2, n_future=1 if known_future and model.head == "direct" else 0,
+                                   **settings))
+        for key in seen:
+            seen[key].add(settings[key])
+        study.tell(trial, 0.0)
+    assert max(seen["segment"]) <= max(1, lookback // 2)
+    assert ("segments" in seen["head"]) is not known_future
+    if lookback >= 8:
+        assert len(seen["segment"]) > 2 and seen["normalize"] == {"none", "last", "revin"}

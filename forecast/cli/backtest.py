@@ -17,13 +17,13 @@ from forecast.cli.common import (
     begin,
     interval_settings,
     names,
+    note,
     positive_int,
     read,
     show_progress,
     window_spec,
 )
 from forecast.errors import InputError
-from forecast.models.training import DEFAULT_TRAIN
 
 EXAMPLE = """examples:
   forecast backtest seattle-weather --target temp_max --features precipitation,temp_min,wind \\
@@ -53,6 +53,8 @@ def _size(text: str) -> float | int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from forecast.cli.common import add_rnn_options
+
     p = add_command(
         sub, "backtest", help="compare models against persistence on a rolling-origin test period",
         description="Backtest models on DATA: same origins for all, data up to each origin only, "
@@ -69,8 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refit-every", type=positive_int, metavar="K",
                    help="refit every K origins on an expanding window (default: fit once before the test)")
     p.add_argument("--stride", type=positive_int, default=1, help="forecast from every Nth origin (default 1)")
-    p.add_argument("--epochs", type=positive_int,
-                   help=f"maximum training epochs of RNNs (default: the models' own, {DEFAULT_TRAIN.max_epochs})")
+    add_rnn_options(p, who=" of RNNs")  # the network and training options fit takes too
     p.add_argument("--hidden-size", type=positive_int, help="hidden units of RNNs (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--target-transform", choices=("none", "log", "diff", "pct_change", "log_return"),
@@ -98,6 +99,7 @@ def _series_column(data: str, id_col: str | None) -> str | None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from forecast.cli.common import rnn_settings
     from forecast.evaluate import backtest
     from forecast.models import registry
 
@@ -114,15 +116,19 @@ def handle(args: argparse.Namespace) -> int:
     if missing:
         raise InputError(f"{args.data}: no column(s) {', '.join(map(repr, missing))}; columns are "
                          f"{', '.join(map(str, frame.columns))}; check --target/--features/--id-col")
-    params = {"max_epochs": args.epochs, "seed": args.seed, "progress_bar": False,
+    params = {"seed": args.seed, "progress_bar": False,
               "hidden_size": args.hidden_size, "target_transform": args.target_transform, "task": args.task,
-              **interval_settings(args)}
+              **rnn_settings(args), **interval_settings(args)}
     result = backtest(
         models, frame, spec, test_size=args.test_size, refit_every=args.refit_every, stride=args.stride,
-        params={k: v for k, v in params.items() if v is not None}, season=args.season,
+        params={k: v for k, v in params.items() if v is not None or k == "patience"}, season=args.season,
         progress=show_progress(args), out=args.out,
     )
     paths = result.write(args.out, plots=not args.no_plots)
+    improving = result.refits.loc[result.refits["still_improving"].eq(True), "model"].unique()
+    if len(improving):
+        note(f"{', '.join(improving)}: the best validation loss came at the last epoch: still improving: "
+             "raise --max-epochs")
     print(_table(result.leaderboard, result.task))
     print()
     print(result.summary)

@@ -250,3 +250,70 @@ def data_notes() -> Iterator[None]:
             note(str(warning.message).splitlines()[0])
         else:
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type for an integer >= 0."""
+    return _whole_number(text, 0, "a number >= 0")
+
+
+def add_training_options(parser: argparse.ArgumentParser, *, who: str = "") -> None:
+    """--max-epochs (alias --epochs) and --patience, the same on every command that trains RNNs
+    (`training_settings` reads them). who: how the help names the models (e.g. "of RNNs")."""
+    from forecast.models.training import DEFAULT_TRAIN
+
+    parser.add_argument("--max-epochs", "--epochs", dest="max_epochs", type=positive_int, metavar="N",
+                        help=f"most training epochs{who} (default {DEFAULT_TRAIN.max_epochs}; training stops "
+                             "earlier once validation stops improving, see --patience)")
+    parser.add_argument("--patience", type=non_negative_int, metavar="N",
+                        help=f"stop after N epochs without a lower validation loss and keep the best epoch's "
+                             f"weights (default {DEFAULT_TRAIN.patience}; 0: train all --max-epochs)")
+
+
+def training_settings(args: argparse.Namespace) -> dict:
+    """The registry.build settings --max-epochs/--patience ask for (only those given)."""
+    chosen: dict = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
+    if args.patience is not None:
+        chosen["patience"] = args.patience or None  # 0: never stop early
+    return chosen
+
+
+def add_network_options(parser: argparse.ArgumentParser) -> None:
+    """The recurrent network's shape options (head, segments, channels, normalization) on fit and backtest;
+    `network_settings` reads them. Defaults are RNNForecaster's own, declared there once."""
+    parser.add_argument("--head", choices=("direct", "segments", "transducer"),
+                        help="how RNNs forecast the horizon: direct (default; from the final state), segments "
+                             "(SegRNN's parallel decoding in segments of --segment steps) or transducer (from "
+                             "every input step)")
+    parser.add_argument("--segment", type=positive_int, metavar="W",
+                        help="RNNs read the lookback in segments of W steps, one recurrent step each (default 1: "
+                             "step by step); W at most --lookback, ideally dividing it")
+    parser.add_argument("--channel-independent", action="store_const", const=True,
+                        help="RNNs forecast each --target column as its own series through shared weights")
+    parser.add_argument("--channel-embedding-dim", type=non_negative_int, metavar="N",
+                        help="with --channel-independent: a learned vector of N values per target column "
+                             "(default 0: none)")
+    parser.add_argument("--normalize", choices=("auto", "none", "last", "revin"),
+                        help="RNN inputs relative to each window: last (minus the origin's value), revin (the "
+                             "window's mean/std), none; auto (default): last for --head direct/segments")
+    parser.add_argument("--skip", choices=("none", "linear"),
+                        help="linear: add a linear map of the lookback to the RNN's forecast, with --head "
+                             "direct/segments (default none)")
+
+
+def network_settings(args: argparse.Namespace) -> dict:
+    """The registry.build settings the network options ask for (only those given)."""
+    names_ = ("head", "segment", "channel_independent", "channel_embedding_dim", "normalize", "skip")
+    return {k: getattr(args, k) for k in names_ if getattr(args, k) is not None}
+
+
+def add_rnn_options(parser: argparse.ArgumentParser, *, who: str = "") -> None:
+    """The training (`add_training_options`) and network (`add_network_options`) options of RNNs, for
+    commands that build them (fit, backtest); `rnn_settings` reads them back."""
+    add_training_options(parser, who=who)
+    add_network_options(parser)
+
+
+def rnn_settings(args: argparse.Namespace) -> dict:
+    """The registry.build settings `add_rnn_options` asked for (only those given)."""
+    return training_settings(args) | network_settings(args)

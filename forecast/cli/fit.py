@@ -8,6 +8,7 @@ from forecast.cli.common import (
     add_command,
     add_common,
     add_interval_options,
+    add_rnn_options,
     add_threads,
     add_window_options,
     apply_threads,
@@ -18,14 +19,16 @@ from forecast.cli.common import (
     note_extra_columns,
     positive_int,
     read,
+    rnn_settings,
     show_progress,
     window_spec,
 )
-from forecast.models.training import DEFAULT_TRAIN
 
 EXAMPLE = """examples:
   forecast fit seattle-weather --target temp_max --features precipitation,wind --calendar dayofyear \\
-      --model lstm --lookback 30 --horizon 1 --epochs 20 --out models/seattle-lstm
+      --model lstm --lookback 30 --horizon 1 --max-epochs 100 --out models/seattle-lstm
+  forecast fit etth1 --target HUFL,HULL,MUFL,MULL,LUFL,LULL,OT --model gru --lookback 96 --horizon 96 \\
+      --head segments --segment 24 --channel-independent --normalize revin --out models/etth1-gru
   forecast fit prices.csv --id-col ticker --target close --model gru --lookback 60 --horizon 5 \\
       --quantiles 0.1,0.5,0.9 --out models/prices-gru
   forecast fit seattle-weather --target temp_max --model ridge --intervals 0.8,0.95 --out models/seattle-ridge
@@ -47,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_window_options(p)
     p.add_argument("--model", default="lstm", help="registered model name: lstm, gru or rnn (default lstm)")
-    p.add_argument("--epochs", type=positive_int, help=f"maximum training epochs (default {DEFAULT_TRAIN.max_epochs})")
+    add_rnn_options(p)
     p.add_argument("--hidden-size", type=positive_int, help="hidden units per layer (default 64)")
     p.add_argument("--layers", type=positive_int, help="stacked recurrent layers (default 1)")
     p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
@@ -76,10 +79,10 @@ def _build_model(args: argparse.Namespace):
         raise InputError(f"model {args.model!r} cannot be saved for `forecast predict`; "
                          f"choose one of: {', '.join(saveable)}")
     chosen = {
-        "max_epochs": args.epochs, "hidden_size": args.hidden_size, "num_layers": args.layers, "lr": args.lr,
+        "hidden_size": args.hidden_size, "num_layers": args.layers, "lr": args.lr,
         "batch_size": args.batch_size, "seed": args.seed, "val_size": args.val_size,
     }
-    chosen = {k: v for k, v in chosen.items() if v is not None}
+    chosen = {k: v for k, v in chosen.items() if v is not None} | rnn_settings(args)
     if args.quantiles:
         chosen.update(task="quantile", quantiles=tuple(args.quantiles))
     return registry.build(args.model, shared={"progress_bar": show_progress(args)}, **chosen,
@@ -106,6 +109,7 @@ def handle(args: argparse.Namespace) -> int:
     from forecast.errors import InputError
     from forecast.models import registry
     from forecast.models.conformal import ConformalForecaster
+    from forecast.models.training import still_improving
 
     check_model_dir(args.out)  # before reading or training: never lose an hour to a bad --out
     spec = window_spec(args)
@@ -125,7 +129,11 @@ def handle(args: argparse.Namespace) -> int:
     if calibrated:
         print(f"conformal intervals at {', '.join(f'{lv:g}' for lv in model.levels_)} from "
               f"{len(model.residuals_)} out-of-sample errors")
-    skipped = fitted.skipped_series_ if registry.get(args.model).recurrent else []
+    recurrent = registry.get(args.model).recurrent
+    if recurrent and still_improving(fitted.history_):
+        note(f"the best validation loss came at the last epoch ({fitted.n_epochs_}): still improving: "
+             "raise --max-epochs")
+    skipped = fitted.skipped_series_ if recurrent else []
     if skipped:
         note(f"{len(skipped)} series too short for lookback + horizon were not trained on: "
              f"{', '.join(map(str, skipped[:3]))}{', ...' if len(skipped) > 3 else ''}")

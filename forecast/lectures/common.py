@@ -153,10 +153,11 @@ def lightning_fit(module: ForecastModule, train_windows: Windows, val: Windows |
                   max_steps: int = -1) -> TrainResult:
     """Train `module` with the toolkit's one training path (`forecast.models.training.train`).
 
-    The lectures train without clipping unless a variant asks for it; with `val`, the best epoch's weights
-    are restored (`result.best_epoch` says which).
+    The lectures train without clipping unless a variant asks for it, and every one of `epochs` (no early
+    stopping: their figures compare runs epoch by epoch); with `val`, the best epoch's weights are restored
+    (`result.best_epoch` says which).
     """
-    config = TrainConfig(max_epochs=epochs, max_steps=max_steps, batch_size=batch_size,
+    config = TrainConfig(max_epochs=epochs, max_steps=max_steps, batch_size=batch_size, patience=None,
                          gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm)
     return train(module, train_windows, val, config, seed=seed, callbacks=callbacks)
 

@@ -23,7 +23,15 @@ from forecast.data.windows import Windows
 from forecast.errors import InputError
 from forecast.models.base import Forecaster
 from forecast.models.inference import forecast_windows, network_from_state
-from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
+from forecast.models.instance_norm import NORMALIZATIONS
+from forecast.models.networks import (
+    CELLS,
+    FORECAST_HEADS,
+    SKIPS,
+    NetworkConfig,
+    RecurrentNetwork,
+    check_config,
+)
 from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS, check_task
 from forecast.models.training import (
     DEFAULT_TRAIN,
@@ -47,9 +55,16 @@ class RNNForecaster(Forecaster):
     Long frames hold one series per `spec.id_col` value; forecasts come back in the data's units. Scaling,
     target transform and vocabularies are fit on training rows only (`Preparation`); the last `val_size` of
     each series is held out for early stopping and model selection.
-    head="transducer" trains on the next-H targets of every input step; head="direct" only from the final
-    state, can use known-future covariates, and allows normalize="last" (forecast the change from the
-    origin) and skip="linear" (LSTNet's highway): the recipe that beats LSTMa on ETTh1. task="quantile" adds
+    head="direct" (the default) forecasts the horizon from the final state and can use known-future
+    covariates; head="segments" decodes it in parallel segments (SegRNN); head="transducer" trains on the
+    next-H targets of every input step. segment=w > 1 reads the lookback in segments of w steps (one
+    recurrent step each); channel_independent=True runs each target column as its own series through shared
+    weights (channel_embedding_dim: a learned vector per column). normalize="last" forecasts the change from
+    the origin, "revin" works on each window's mean/std scale (normalize_affine: learned scale and shift);
+    skip="linear" adds a linear map of the lookback (LSTNet's highway). normalize="auto" (the default) means
+    "last" for value forecasts from the direct or segments head and "none" otherwise: with head="direct"
+    and early stopping, the recipe chosen on validation data in issue 16 (experiments/RESULTS.md, "Issue
+    16: weather with the new defaults"). task="quantile" adds
     intervals (pinball loss); "direction" gives P(next value above the origin's); "event" P(next value >
     event_threshold, in the target's units). min_lookback=m also uses windows with m..L-1 rows of history.
 
@@ -64,7 +79,8 @@ class RNNForecaster(Forecaster):
 
     After fit: network_ (CPU), network_config_, preparation_ (spec_, scaler_, vocabularies_, series_ids_,
     split_ come from it), history_ (per epoch), grad_norms_ (per step, before clipping), best_val_loss_,
-    n_epochs_, n_train_windows_, n_val_windows_, skipped_series_, fit_seconds_.
+    n_epochs_, best_epoch_ (0-based; None without validation), n_train_windows_, n_val_windows_,
+    skipped_series_, fit_seconds_.
     """
 
     _parameter_constraints: dict = {
@@ -73,9 +89,13 @@ class RNNForecaster(Forecaster):
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "nonlinearity": [StrOptions({"tanh", "relu"})],
-        "head": [StrOptions({"direct", "transducer"})],
-        "normalize": [StrOptions({"none", "last"})],
-        "skip": [StrOptions({"none", "linear"})],
+        "head": [StrOptions({"direct", "transducer", "segments"})],
+        "segment": [Interval(Integral, 1, None, closed="left")],
+        "channel_independent": ["boolean"],
+        "channel_embedding_dim": [Interval(Integral, 0, None, closed="left")],
+        "normalize": [StrOptions({"auto", *NORMALIZATIONS})],
+        "normalize_affine": ["boolean"],
+        "skip": [StrOptions(set(SKIPS))],
         "task": [StrOptions(set(TASKS))],
         "quantiles": ["array-like"],
         "event_threshold": [Real, None],
@@ -99,8 +119,12 @@ class RNNForecaster(Forecaster):
         num_layers: int = 1,
         dropout: float = 0.0,
         nonlinearity: str = "tanh",
-        head: str = "transducer",
-        normalize: str = "none",
+        head: str = "direct",
+        segment: int = 1,
+        channel_independent: bool = False,
+        channel_embedding_dim: int = 0,
+        normalize: str = "auto",
+        normalize_affine: bool = False,
         skip: str = "none",
         task: str = "regression",
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
@@ -135,7 +159,11 @@ class RNNForecaster(Forecaster):
         self.dropout = dropout
         self.nonlinearity = nonlinearity
         self.head = head
+        self.segment = segment
+        self.channel_independent = channel_independent
+        self.channel_embedding_dim = channel_embedding_dim
         self.normalize = normalize
+        self.normalize_affine = normalize_affine
         self.skip = skip
         self.task = task
         self.quantiles = quantiles
@@ -166,7 +194,7 @@ class RNNForecaster(Forecaster):
 
     def _network_config(self, windows: Windows) -> NetworkConfig:
         return NetworkConfig(
-            n_inputs=windows.n_inputs, n_future=windows.n_future if self.head == "direct" else 0,
+            n_inputs=windows.n_inputs, n_future=windows.n_future if self.head in FORECAST_HEADS else 0,
             n_series=len(self.series_ids_) if self.series_embedding_dim else 0,
             category_sizes=tuple(len(self.vocabularies_[c]) for c in self.spec_.categorical),
             **self._network_settings())
@@ -180,8 +208,18 @@ class RNNForecaster(Forecaster):
             "dropout": self.dropout, "nonlinearity": self.nonlinearity,
             "head": "classify" if self.task in CLASSIFY_TASKS else self.head,
             "n_outputs": len(self.quantiles) if self.task == "quantile" else 1,
-            "series_embedding_dim": self.series_embedding_dim, "normalize": self.normalize, "skip": self.skip,
+            "series_embedding_dim": self.series_embedding_dim, "normalize": self._normalization(), "skip": self.skip,
+            "normalize_affine": self.normalize_affine, "segment": self.segment,
+            "channel_independent": self.channel_independent, "channel_embedding_dim": self.channel_embedding_dim,
         }
+
+    def _normalization(self) -> str:
+        """normalize with "auto" resolved: "last" for value forecasts from a head that reads the final state
+        (each window forecast as a change from its origin, so a level never seen in training is no
+        extrapolation), "none" for the transducer and classifiers, which have no forecast to add it back to."""
+        if self.normalize != "auto":
+            return self.normalize
+        return "last" if self.head in FORECAST_HEADS and self.task not in CLASSIFY_TASKS else "none"
 
     def _preparation(self, spec: WindowSpec, fitted: dict | None = None) -> Preparation:
         options = {"spec": spec, "scaler": self.scaler, "per_series_scaling": self.per_series_scaling,
@@ -198,8 +236,8 @@ class RNNForecaster(Forecaster):
         """
         self._validate_params()
         spec = self._check_spec(spec)
-        check_task(spec, **{k: getattr(self, k) for k in ("task", "head", "normalize", "skip", "quantiles",
-                                                          "target_transform", "event_threshold")})
+        check_task(spec, normalize=self._normalization(), **{k: getattr(self, k) for k in (
+            "task", "head", "skip", "quantiles", "target_transform", "event_threshold")})
         # Forget any earlier fit first, so a fit that fails leaves the model unfitted, never half-updated.
         for attr in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, attr)
@@ -209,13 +247,16 @@ class RNNForecaster(Forecaster):
         if len(data.train) == 0:
             raise InputError(f"no training windows: every series is shorter than lookback + horizon "
                              f"({spec.lookback} + {spec.horizon}) after holding out val_size={self.val_size}")
-        if not (data.val is not None and len(data.val)) and (self.patience or self.lr_schedule == "plateau"):
-            raise InputError(
-                f"patience={self.patience} and lr_schedule={self.lr_schedule!r} watch the validation loss, but "
-                f"there are no validation windows (val_size={self.val_size}); raise val_size or drop them")
+        if not (data.val is not None and len(data.val)) and self.lr_schedule == "plateau":
+            raise InputError(f"lr_schedule='plateau' watches the validation loss, but there are no validation "
+                             f"windows (val_size={self.val_size}); raise val_size or choose another schedule")
         self._set_prepared(prep, data, frame)
         config = TrainConfig.from_params(self.get_params(deep=False))
         network_config = self._network_config(data.train)
+        try:  # option combinations the network cannot honour: one line naming them, before any training
+            check_config(network_config)
+        except ValueError as exc:
+            raise InputError(f"RNN options: {exc}") from None
         from forecast.models.lightning import ForecastModule  # Lightning: imported when training only
 
         def build() -> ForecastModule:  # called by train() after seeding, so the initial weights follow `seed`
@@ -232,7 +273,7 @@ class RNNForecaster(Forecaster):
                        logger=logger)
         self.network_, self.network_config_ = result.network, network_config
         self.history_, self.best_val_loss_ = result.history, result.best_val_loss
-        self.grad_norms_, self.n_epochs_ = result.grad_norms, result.epochs
+        self.grad_norms_, self.n_epochs_, self.best_epoch_ = result.grad_norms, result.epochs, result.best_epoch
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
@@ -300,13 +341,20 @@ class RNNForecaster(Forecaster):
         params = dict(metadata["params"])
         params["quantiles"] = tuple(params["quantiles"])
         params["checkpoint_dir"] = None  # never resume into a folder named by a file
+        net_cfg = metadata["network"]
+        # Folders saved before a network option became a parameter (segment, channel_independent, ...) lack
+        # it: take the value their network was built with (NetworkConfig's default when it predates it too),
+        # never today's parameter default, so old folders keep their forecasts whatever the defaults become.
+        built = NetworkConfig(**{k: v for k, v in net_cfg.items() if k in NetworkConfig.__dataclass_fields__})
+        for name in cls._parameter_constraints.keys() - params.keys():
+            if name in NetworkConfig.__dataclass_fields__:
+                params[name] = getattr(built, name)
         model = cls(**params)
         model.spec_ = WindowSpec.from_dict(metadata["spec"])
-        net_cfg = metadata["network"]
         model.network_ = network_from_state(net_cfg, tensors)  # refuses weights of another shape
         model.network_config_ = model.network_.config
-        disagree = [f"{k}={v!r} but network {k}={net_cfg.get(k)!r}"
-                    for k, v in model._network_settings().items() if net_cfg.get(k) != v]
+        disagree = [f"{k}={v!r} but network {k}={getattr(built, k)!r}"
+                    for k, v in model._network_settings().items() if getattr(built, k) != v]
         if disagree:
             raise InputError(f"model.json params disagree with its network block ({'; '.join(disagree[:3])}); "
                              "the model folder is damaged: save or retrain the model")

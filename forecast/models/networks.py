@@ -94,7 +94,7 @@ class RecurrentNetwork(nn.Module):
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = c = config
-        _check(c)
+        check_config(c)
         self.norm = InstanceNorm(c.normalize, c.n_targets, c.normalize_affine)
         self.series_embedding = (
             nn.Embedding(c.n_series + 1, c.series_embedding_dim) if c.n_series and c.series_embedding_dim else None
@@ -227,8 +227,9 @@ class RecurrentNetwork(nn.Module):
         return y[:, -1] if self.config.head == "transducer" else y  # [B, L, H, T, Q] -> [B, H, T, Q]
 
 
-def _check(c: NetworkConfig) -> None:
-    """Reject option combinations the network cannot honour, naming the option and what it needs."""
+def check_config(c: NetworkConfig) -> None:
+    """Reject option combinations the network cannot honour, naming the option and what it needs (ValueError;
+    estimators call it before training and turn it into an InputError)."""
     if c.head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {c.head!r}")
     if c.normalize not in NORMALIZATIONS:
@@ -243,6 +244,9 @@ def _check(c: NetworkConfig) -> None:
         raise ValueError("skip='linear' needs the lookback: set NetworkConfig.lookback to L >= 1")
     if c.segment < 1:
         raise ValueError(f"segment must be a positive number of steps, got {c.segment}")
+    if c.lookback and c.segment > c.lookback:
+        raise ValueError(f"segment={c.segment} is longer than the lookback ({c.lookback}); use a segment of at most "
+                         "the lookback (one that divides it reads every step)")
     if c.segment > 1 and c.head == "transducer":
         raise ValueError(f"segment={c.segment} needs a head that reads the final state, not head='transducer'")
     if c.channel_independent and c.head not in FORECAST_HEADS:

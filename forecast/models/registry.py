@@ -219,8 +219,36 @@ def loadable_classes() -> dict[str, type]:
     return saveable | {ConformalForecaster.__name__: ConformalForecaster}
 
 
+WINDOW_ATTR = "window"
+"""The trial user attribute under which a sweep records the window a trial's model will read ({"lookback": L,
+"known_future": bool}), so a search space can draw only options that fit it (sweeps/objective.py sets it)."""
+
+
+_SEGMENT_WITHOUT_LOOKBACK = 8  # the longest segment drawn when the trial does not say its lookback
+
+
+def _network_space(trial) -> dict[str, Any]:
+    """RNNForecaster's network options, drawn so every combination is one the network accepts: segments and
+    normalization only with a head that reads the final state, segment lengths that fit the lookback (up to
+    half of it: at least two recurrent steps), the segments head only without known-future covariates."""
+    window = trial.user_attrs.get(WINDOW_ATTR, {})
+    heads = ["direct", "transducer"] if window.get("known_future") else ["direct", "segments", "transducer"]
+    head = trial.suggest_categorical("head", heads)
+    if head == "transducer":
+        return {"head": head}  # normalize="auto" means none here; skip none, segment 1: what the trial records
+    longest = max(1, window.get("lookback", 2 * _SEGMENT_WITHOUT_LOOKBACK) // 2)
+    return {
+        "head": head,
+        "segment": trial.suggest_int("segment", 1, longest, log=True),
+        "normalize": trial.suggest_categorical("normalize", ["none", "last", "revin"]),
+        "skip": trial.suggest_categorical("skip", ["none", "linear"]),
+        "channel_independent": trial.suggest_categorical("channel_independent", [False, True]),
+    }
+
+
 def _rnn_space(trial) -> dict[str, Any]:
     return {
+        **_network_space(trial),
         "hidden_size": trial.suggest_categorical("hidden_size", [16, 32, 64, 128]),
         "num_layers": trial.suggest_int("num_layers", 1, 2),
         "dropout": trial.suggest_float("dropout", 0.0, 0.3),
@@ -289,7 +317,7 @@ def _load_builtin() -> None:
 
     for cell, text in (("rnn", "Elman RNN"), ("gru", "GRU"), ("lstm", "LSTM")):
         register(ModelEntry(cell, RNNForecaster, {"cell": cell}, _rnn_space, family="recurrent",
-                            description=f"{text} forecaster (Lightning), transducer head",
+                            description=f"{text} forecaster (Lightning): direct head on origin-relative inputs, early stopping",
                             target_transform="parameter", task="parameter", saveable=True, recurrent=True,
                             known_future=True))
     for name, cls, defaults, space, text in (

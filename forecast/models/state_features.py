@@ -21,12 +21,15 @@ from sklearn.utils.validation import check_is_fitted
 from forecast.data.panel import Panel
 from forecast.data.windows import ArrayWindows, Windows
 from forecast.errors import InputError
-from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
+from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork, check_config
 from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train, train_constraints
 from forecast.models.windowed import WindowedForecaster
 
 _TRAINING = train_constraints()
 _TRAIN_PARAMS = ("lr", "weight_decay", "batch_size", "max_epochs", "gradient_clip_val", "accelerator", "progress_bar")
+STATE_MAX_EPOCHS = 20
+"""RNNStateFeatures trains on all its windows, with no validation windows to stop early on, so it keeps a
+fixed epoch budget instead of TrainConfig's max_epochs (a ceiling that early stopping usually cuts short)."""
 
 
 class RNNStateFeatures(TransformerMixin, BaseEstimator):
@@ -57,6 +60,7 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "segment": [Interval(Integral, 1, None, closed="left")],
         "lookback": [Interval(Integral, 1, None, closed="left"), None],
         "include_cell": ["boolean"],
         **{name: _TRAINING[name] for name in _TRAIN_PARAMS},
@@ -71,12 +75,13 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         hidden_size: int = 32,
         num_layers: int = 1,
         dropout: float = 0.0,
+        segment: int = 1,
         lookback: int | None = None,
         include_cell: bool = False,
         lr: float = 3e-3,
         weight_decay: float = DEFAULT_TRAIN.weight_decay,
         batch_size: int = DEFAULT_TRAIN.batch_size,
-        max_epochs: int = DEFAULT_TRAIN.max_epochs,
+        max_epochs: int = STATE_MAX_EPOCHS,
         gradient_clip_val: float | None = DEFAULT_TRAIN.gradient_clip_val,
         seed: int = 0,
         accelerator: str = DEFAULT_TRAIN.accelerator,
@@ -87,6 +92,7 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.dropout = dropout
+        self.segment = segment
         self.lookback = lookback
         self.encoder = encoder
         self.include_cell = include_cell
@@ -141,7 +147,12 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         network = NetworkConfig(
             n_inputs=x.shape[2], n_targets=ys.shape[2], horizon=1, cell=self.cell,
             hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout, head="direct",
+            segment=self.segment, lookback=x.shape[1],
         )
+        try:
+            check_config(network)
+        except ValueError as exc:
+            raise InputError(f"RNNStateFeatures: {exc}") from None
         windows = ArrayWindows(xs.astype(np.float32), ys.astype(np.float32))  # batches of x [B, L, F], y [B, 1, k]
         self.network_ = train(lambda: RecurrentNetwork(network), windows, None, config, seed=self.seed).network
         return self

@@ -29,10 +29,10 @@ def declared_task(model) -> str:
 def check_task(spec: WindowSpec, *, task: str, head: str, normalize: str, skip: str, quantiles: Sequence[float],
                target_transform: str, event_threshold: float | None) -> None:
     """Checks that tie RNNForecaster's parameters to each other or to the spec (single ones are in its table)."""
-    if (normalize != "none" or skip != "none") and (head != "direct" or task in CLASSIFY_TASKS):
+    if (normalize != "none" or skip != "none") and (head not in ("direct", "segments") or task in CLASSIFY_TASKS):
         raise InputError(
-            f"normalize={normalize!r} and skip={skip!r} work with head='direct' on a regression "
-            f"or quantile task; got head={head!r}, task={task!r}"
+            f"normalize={normalize!r} and skip={skip!r} work with head='direct' or 'segments' on a regression "
+            f"or quantile task; got head={head!r}, task={task!r} (CLI: --normalize none --skip none)"
         )
     levels = np.asarray(quantiles, dtype=np.float64)
     if task == "quantile" and (

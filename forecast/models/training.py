@@ -92,6 +92,9 @@ class TrainConfig:
     gradient_clip_val None or 0 trains without clipping. max_steps=-1: no step limit. patience: epochs
     without a lower validation loss before stopping (None: never stop early). checkpoint_dir: where
     `last.ckpt` is written after every epoch and resumed from by a later call with the same folder.
+    Early stopping is on by default (patience, best weights restored), so max_epochs is a ceiling rather
+    than a budget: a fit stops once validation stops improving instead of stopping while still improving
+    (issue 16: 20 fixed epochs under-fit hourly weather). Without validation windows patience is ignored.
     """
 
     optimizer: str = "adamw"
@@ -101,10 +104,10 @@ class TrainConfig:
     gradient_clip_val: float | None = 1.0
     gradient_clip_algorithm: str = "norm"
     batch_size: int = 64
-    max_epochs: int = 20
+    max_epochs: int = 100
     max_steps: int = -1
     limit_train_batches: int | float = 1.0
-    patience: int | None = None
+    patience: int | None = 5
     accelerator: str = "cpu"
     devices: int | str = 1
     precision: str | int = "32-true"
@@ -140,10 +143,19 @@ class TrainResult:
     module: Any  # the ForecastModule that trained it (its grad_norms, task settings)
     history: list[dict[str, float]] = field(default_factory=list)  # per epoch: losses, grad norms, lr
     best_val_loss: float | None = None  # None when no validation ran
-    best_epoch: int | None = None
+    best_epoch: int | None = None  # 0-based, None when no validation ran
     grad_norms: list[float] = field(default_factory=list)  # total norm of every step, before clipping
     epochs: int = 0
     seconds: float = 0.0
+
+
+def still_improving(history: Sequence[dict[str, float]]) -> bool:
+    """Whether the lowest validation loss of a training `history` (per epoch) came at its last epoch, after
+    an earlier one: the fit stopped while still improving, so a higher max_epochs would likely help. False
+    without validation, and after a single epoch (nothing to compare; a 1-epoch fit is a deliberate probe)."""
+    losses = [row.get("val_loss", float("inf")) for row in history]
+    # The best epoch is the first with the lowest loss, as KeepBestWeights keeps it (a tie is no progress).
+    return len(losses) > 1 and losses[-1] != float("inf") and losses.index(min(losses)) == len(losses) - 1
 
 
 def train(
@@ -162,7 +174,8 @@ def train(
         ForecastModule, or a function returning either; a function is called after seeding, so the initial
         weights follow `seed` too. The caller's torch RNG state is left as it was.
     Windows are any object with `len()` and `batch(idx) -> dict of arrays` (`forecast.data.windows`).
-    The best validation epoch's weights are restored; with `patience`, training stops early. A
+    The best validation epoch's weights are restored; with `patience`, training stops early (without
+    validation windows patience has nothing to watch and is ignored; lr_schedule="plateau" is refused). A
     `checkpoint_dir` holding `last.ckpt` resumes from it (tensors and plain values only, never pickled
     code). Ctrl-C comes back as KeyboardInterrupt; a NaN/inf loss as TrainingError.
     logger: where the per-epoch losses go (see `make_logger`): None (nowhere), "csv", "tensorboard",
@@ -178,12 +191,11 @@ def train(
     config.validate()
     logger = make_logger(logger)
     has_val = val_windows is not None and len(val_windows) > 0
-    if not has_val and (config.patience or config.lr_schedule == "plateau"):
-        raise InputError(f"patience={config.patience} and lr_schedule={config.lr_schedule!r} watch the "
-                         "validation loss, but there are no validation windows")
+    if not has_val and config.lr_schedule == "plateau":
+        raise InputError("lr_schedule='plateau' watches the validation loss, but there are no validation windows")
     keep_best = KeepBestWeights()
     trainer_callbacks: list = [keep_best, *callbacks]
-    if config.patience:
+    if config.patience and has_val:
         trainer_callbacks.append(L.pytorch.callbacks.EarlyStopping("val_loss", patience=config.patience))
     resume_from = None
     if config.checkpoint_dir is not None:

@@ -93,8 +93,10 @@ class Objective:
         """The trial itself; `logger` (a Lightning logger) receives a recurrent family's per-epoch losses."""
         family = trial.suggest_categorical("family", list(self.families))
         lookback = trial.suggest_categorical("lookback", list(self.lookbacks)) if self.lookbacks else None
-        model = build_model(family, family_params(trial, family), seed=self.seed, max_epochs=self.max_epochs)
         spec = self.spec_for(lookback)
+        # The search space reads the window, so it draws only options that fit it (segments <= lookback).
+        trial.set_user_attr(registry.WINDOW_ATTR, {"lookback": spec.lookback, "known_future": bool(spec.known_future)})
+        model = build_model(family, family_params(trial, family), seed=self.seed, max_epochs=self.max_epochs)
         recurrent = registry.get(family).recurrent
         if recurrent:
             if logger is not None:

@@ -221,10 +221,14 @@ def test_early_stopping_on_validation_loss():
     assert len(model.history_) == 3
 
 
-@pytest.mark.parametrize("params", [{"patience": 2}, {"lr_schedule": "plateau"}])
-def test_validation_loss_watchers_need_validation_windows(params):
-    with pytest.raises(InputError, match=r"watch the validation loss, but there are no validation windows"):
-        RNNForecaster(**FAST, val_size=0.0, **params).fit(sine_frame(), SPEC)
+def test_plateau_schedule_needs_validation_windows():
+    with pytest.raises(InputError, match=r"watches the validation loss, but there are no validation windows"):
+        RNNForecaster(**FAST, val_size=0.0, lr_schedule="plateau").fit(sine_frame(), SPEC)
+
+
+def test_patience_is_ignored_without_validation_windows():
+    model = RNNForecaster(**{**FAST, "max_epochs": 3}, val_size=0.0, patience=1).fit(sine_frame(), SPEC)
+    assert model.n_epochs_ == 3 and model.best_epoch_ is None and model.best_val_loss_ is None
 
 
 def test_cosine_schedule_lowers_the_learning_rate():

@@ -10,8 +10,8 @@ from forecast.data.windows import ArrayWindows
 from forecast.errors import InputError
 from forecast.models.estimators import RNNForecaster
 from forecast.models.networks import NetworkConfig, RecurrentNetwork
-from forecast.models.state_features import RNNStateFeatures
-from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train
+from forecast.models.state_features import STATE_MAX_EPOCHS, RNNStateFeatures
+from forecast.models.training import DEFAULT_TRAIN, TrainConfig, still_improving, train
 
 FAST = TrainConfig(max_epochs=3, batch_size=16)
 
@@ -28,8 +28,12 @@ def _network() -> RecurrentNetwork:
 
 def test_estimators_read_their_training_defaults_from_train_config():
     for model in (RNNForecaster(), RNNStateFeatures()):
-        for name in ("max_epochs", "batch_size", "gradient_clip_val", "weight_decay", "accelerator"):
+        for name in ("batch_size", "gradient_clip_val", "weight_decay", "accelerator"):
             assert getattr(model, name) == getattr(DEFAULT_TRAIN, name), name
+    assert RNNForecaster().max_epochs == DEFAULT_TRAIN.max_epochs
+    assert RNNForecaster().patience == DEFAULT_TRAIN.patience
+    # The state encoder has no validation windows to stop on, so it keeps a fixed budget of its own.
+    assert RNNStateFeatures().max_epochs == STATE_MAX_EPOCHS < DEFAULT_TRAIN.max_epochs
 
 
 @pytest.mark.parametrize("field, value", [("lr", 0.0), ("max_epochs", 0), ("optimizer", "lbfgs"),
@@ -39,9 +43,63 @@ def test_bad_settings_are_refused_when_training_starts(field, value):
         train(_network(), _windows(32, 0), None, TrainConfig(**{field: value}))
 
 
-def test_patience_needs_validation_windows():
+def test_early_stopping_is_on_by_default_and_ignored_without_validation_windows():
+    assert DEFAULT_TRAIN.patience is not None and DEFAULT_TRAIN.patience >= 1
+    result = train(_network(), _windows(32, 0), None, TrainConfig(max_epochs=3, patience=1, batch_size=16))
+    assert result.epochs == 3 and result.best_epoch is None  # nothing to watch: trained every epoch
+
+
+def test_plateau_schedule_needs_validation_windows():
     with pytest.raises(InputError, match="no validation windows"):
-        train(_network(), _windows(32, 0), None, TrainConfig(patience=2))
+        train(_network(), _windows(32, 0), None, TrainConfig(lr_schedule="plateau"))
+
+
+def _scripted(val_losses: list[float], **config):
+    """Train a small network whose validation loss at epoch e is `val_losses[e]` (its weights still change
+    every epoch); returns the TrainResult and each epoch's weights, to see which epoch's were kept."""
+    import copy
+
+    import lightning as L
+
+    from forecast.models.lightning import ForecastModule
+
+    class Scripted(ForecastModule):
+        def validation_step(self, batch, batch_idx):
+            self.log("val_loss", torch.tensor(val_losses[self.current_epoch]), on_epoch=True,
+                     batch_size=len(batch["x"]))
+
+    class Snapshots(L.Callback):
+        def __init__(self):
+            self.states = []
+
+        def on_train_epoch_end(self, trainer, module):
+            self.states.append(copy.deepcopy(module.network.state_dict()))
+
+    snapshots = Snapshots()
+    module = Scripted(_network(), optimizer="adamw", lr=0.05, weight_decay=0.0, lr_schedule=None, max_epochs=99)
+    result = train(module, _windows(64, 0), _windows(16, 1), TrainConfig(batch_size=16, **config),
+                   callbacks=[snapshots])
+    return result, snapshots.states
+
+
+def test_patience_stops_on_a_plateau_and_restores_the_best_weights():
+    result, states = _scripted([1.0, 0.5, 0.4, 0.6, 0.45, 0.41, 0.7, 0.3, 0.2], max_epochs=9, patience=3)
+    assert result.epochs == 6 and len(result.history) == 6  # best at epoch 2, then 3 epochs without a lower loss
+    assert result.best_epoch == 2 and result.best_val_loss == pytest.approx(0.4)
+    kept = result.network.state_dict()
+    for name, value in kept.items():
+        assert torch.equal(value, states[2][name]), name  # epoch 2's weights, not the last epoch's
+    assert any(not torch.equal(kept[n], states[-1][n]) for n in kept)
+    assert not still_improving(result.history)
+
+
+def test_still_improving_when_the_best_epoch_is_the_last():
+    result, _ = _scripted([1.0, 0.8, 0.6], max_epochs=3, patience=2)
+    assert result.epochs == 3 and still_improving(result.history)
+    result, _ = _scripted([1.0, 0.5, 0.6], max_epochs=3, patience=2)
+    assert not still_improving(result.history)
+    assert not still_improving([{"epoch": 0, "train_loss": 1.0}])  # no validation: nothing to say
+    assert not still_improving([{"epoch": 0, "val_loss": 1.0}])  # one epoch: nothing to compare
 
 
 def test_train_keeps_the_best_validation_weights_and_leaves_the_callers_rng_alone():
