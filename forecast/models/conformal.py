@@ -26,7 +26,7 @@ from forecast.config import WindowSpec
 from forecast.conformal import DEFAULT_ACI_RATE, METHODS, aci_radii, expanding_radii, nested
 from forecast.data.panel import check_frame
 from forecast.errors import InputError
-from forecast.intervals import check_levels, interval_columns
+from forecast.intervals import check_levels, interval_columns, interval_levels
 from forecast.metrics import long_actuals
 from forecast.models.base import Forecaster
 from forecast.models.tasks import declared_task
@@ -114,6 +114,8 @@ class ConformalForecaster(Forecaster):
         check_is_fitted(self, "forecaster_")
         levels = np.asarray(self.levels_ if intervals is None else check_levels(intervals), dtype=np.float64)
         out = self.forecaster_.predict(frame, origin=origin)
+        # a distributional model's own bounds are replaced, never mixed with calibrated ones
+        out = out.drop(columns=[c for level in interval_levels(out) for c in interval_columns(level)])
         pool = self.residuals_
         if frame.index.max() > self.train_end_:  # errors the final model made since its training rows
             online = self._residuals(self.forecaster_, frame, self.train_end_)
