@@ -27,7 +27,7 @@ from forecast.errors import ForecastError, InputError
 from forecast.models import registry
 from forecast.sweeps.config import SweepConfig
 from forecast.sweeps.data import load, prepare
-from forecast.sweeps.objective import Objective, build_model, params_of
+from forecast.sweeps.objective import Objective, build_model, own_intervals, params_of
 from forecast.sweeps.sampling import TrialSeededSampler
 from forecast.sweeps.storage import make_pruner, open_storage, storage_url
 
@@ -90,7 +90,7 @@ def optimize(config: SweepConfig, frame: pd.DataFrame | None = None, *, progress
     if remaining <= 0:
         return study
     objective = Objective(split, config.families, lookbacks=config.lookbacks, seed=config.seed,
-                          max_epochs=config.max_epochs)
+                          max_epochs=config.max_epochs, metric=config.metric, levels=config.intervals)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with reusing_panels():  # every trial reads the same split frames: build each panel once per process
         study.optimize(
@@ -196,7 +196,10 @@ def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame 
         started = time.perf_counter()
         if registry.get(family).recurrent:
             model.set_params(val_size=0.1)  # early stopping data come from train+val, never from test
-        model = registry.get(family).conformal(model, {"intervals": config.intervals or None}, asked=False)
+        if own_intervals(model) and config.intervals:  # judged on its own bounds, as in validation
+            model.set_params(levels=config.intervals)
+        else:
+            model = registry.get(family).conformal(model, {"intervals": config.intervals or None}, asked=False)
         model.fit(split.train_val, spec)
         fit_seconds = time.perf_counter() - started
         started = time.perf_counter()
