@@ -38,12 +38,24 @@ def crps_samples(y: np.ndarray, samples: np.ndarray) -> np.ndarray:
     return first - 0.5 * spread
 
 
+def level_weights(levels: Sequence[float]) -> np.ndarray:
+    """[Q] the share of (0, 1) nearest each quantile level (edges halfway between neighbours): the midpoint
+    rule for CRPS = 2 * integral of the pinball loss over the levels. Equal weights would over-count the
+    tails of an uneven grid: with the median and 80%/95% bounds they give 0.61x a Gaussian's CRPS, these 0.89x."""
+    q = np.asarray(levels, dtype=np.float64)
+    order = np.argsort(q)
+    edges = np.r_[0.0, (q[order][1:] + q[order][:-1]) / 2.0, 1.0]
+    weights = np.empty_like(q)
+    weights[order] = np.diff(edges)
+    return weights
+
+
 def crps_quantiles(y: np.ndarray, values: np.ndarray, levels: Sequence[float]) -> np.ndarray:
-    """Per-row CRPS approximated by twice the mean pinball loss of quantile forecasts `values` [N, Q] at
-    `levels` [Q]: exact in the limit of a dense, even grid of levels."""
+    """Per-row CRPS approximated by twice the pinball losses of quantile forecasts `values` [N, Q] at
+    `levels` [Q], weighted by `level_weights`: exact in the limit of a dense grid of levels."""
     q = np.asarray(levels, dtype=np.float64)  # [Q]
     diff = np.asarray(y, dtype=np.float64)[:, None] - np.asarray(values, dtype=np.float64)  # [N, Q]
-    return 2.0 * np.mean(np.maximum(q * diff, (q - 1.0) * diff), axis=-1)
+    return 2.0 * np.maximum(q * diff, (q - 1.0) * diff) @ level_weights(q)
 
 
 def sample_columns(frame: pd.DataFrame) -> list[str]:

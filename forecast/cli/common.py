@@ -165,6 +165,25 @@ def add_interval_options(parser: argparse.ArgumentParser) -> None:
                              "errors known at the origin)")
 
 
+def add_distribution_option(parser: argparse.ArgumentParser) -> None:
+    """--distribution: RNNs train a Gaussian or Student-t head by negative log-likelihood."""
+    from forecast.models.distributions import DISTRIBUTIONS
+
+    parser.add_argument("--distribution", choices=DISTRIBUTIONS,
+                        help="RNNs forecast a distribution (negative log-likelihood): its median, with lower_/"
+                             "upper_ bounds at 0.8 and 0.95 (predict --intervals picks others); with "
+                             "--intervals the bounds are conformal instead")
+
+
+def distribution_settings(args: argparse.Namespace) -> dict:
+    """The registry.build settings --distribution asks for ({} without it)."""
+    if not getattr(args, "distribution", None):
+        return {}
+    if getattr(args, "task", None) not in (None, "distribution"):
+        raise InputError(f"--distribution trains a distribution, --task {args.task} something else; keep one")
+    return {"task": "distribution", "distribution": args.distribution}
+
+
 def interval_settings(args: argparse.Namespace) -> dict:
     """The registry.build settings the interval options ask for ({} without --intervals)."""
     chosen = {"interval_method": args.interval_method, "calibration_window": args.calibration_window}

@@ -7,11 +7,13 @@ import argparse
 from forecast.cli.common import (
     add_command,
     add_common,
+    add_distribution_option,
     add_interval_options,
     add_threads,
     add_window_options,
     apply_threads,
     check_columns,
+    distribution_settings,
     floats,
     interval_settings,
     note,
@@ -28,6 +30,7 @@ EXAMPLE = """examples:
       --model lstm --lookback 30 --horizon 1 --epochs 20 --out models/seattle-lstm
   forecast fit prices.csv --id-col ticker --target close --model gru --lookback 60 --horizon 5 \\
       --quantiles 0.1,0.5,0.9 --out models/prices-gru
+  forecast fit seattle-weather --target temp_max --model gru --distribution studentt --out models/seattle-gru-t
   forecast fit seattle-weather --target temp_max --model ridge --intervals 0.8,0.95 --out models/seattle-ridge
 
 DATA is a CSV/Parquet file (a time column and one column per variable; a long file adds a series
@@ -57,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fraction of each series (its end) held out for validation (default 0.1)")
     p.add_argument("--quantiles", type=floats, metavar="Q[,Q]",
                    help="train prediction intervals at these quantiles, e.g. 0.1,0.5,0.9 (pinball loss)")
+    add_distribution_option(p)
     add_interval_options(p)
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder to save the model to: a new or empty folder, or a model folder to replace")
@@ -80,8 +84,11 @@ def _build_model(args: argparse.Namespace):
         "batch_size": args.batch_size, "seed": args.seed, "val_size": args.val_size,
     }
     chosen = {k: v for k, v in chosen.items() if v is not None}
+    if args.quantiles and args.distribution:
+        raise InputError("--quantiles and --distribution are two ways to train intervals; keep one")
     if args.quantiles:
         chosen.update(task="quantile", quantiles=tuple(args.quantiles))
+    chosen.update(distribution_settings(args))
     return registry.build(args.model, shared={"progress_bar": show_progress(args)}, **chosen,
                           **interval_settings(args))
 

@@ -60,7 +60,7 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
     batch_size: windows per forward pass; series are fed in chunks of about that many windows.
     future: values of the model's known-future columns after the data (time-indexed, with the id column
         for panels), passed on to `model.predict(..., future=...)` chunk by chunk.
-    intervals: conformal levels passed to a ConformalForecaster's predict (other models refuse them).
+    intervals: levels passed to a ConformalForecaster's or a distributional RNN's predict (others refuse them).
     """
     if fill not in FILL_POLICIES:
         raise InputError(f"fill={fill!r} is not one of {', '.join(FILL_POLICIES)}")
@@ -165,7 +165,8 @@ def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int,
     entry = registry.entry_of(model)
     options: dict = {"origin": origin}
     if intervals is not None:
-        if not isinstance(model, ConformalForecaster):
+        own = getattr(model, "task", None) == "distribution"  # a distributional RNN's own bounds
+        if not isinstance(model, ConformalForecaster) and not own:
             raise InputError(f"{type(model).__name__} was saved without calibration errors, so it has no honest "
                              "intervals; fit it again with --intervals 0.8,0.95 (forecast fit) to calibrate it")
         options["intervals"] = intervals
