@@ -236,3 +236,18 @@ def test_crps_from_median_and_bounds_is_close_to_the_gaussian_closed_form():
               for lv in (0.8, 0.95)}
     ratio = crps_from_intervals(y, point, bounds) / crps_normal(y, 0.0, 2.0).mean()
     assert 0.86 < ratio < 0.92
+
+
+def test_a_known_future_rnn_gets_conformal_intervals_from_the_last_origin(fast_trainer_kwargs):
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2000-01-01", periods=302, freq="D", name="date")
+    k = rng.normal(size=302)
+    full = pd.DataFrame({"y": 2.0 * k + rng.normal(0.0, 0.3, 302), "k": k}, index=index)
+    frame, future = full.iloc[:300], full.iloc[300:][["k"]]
+    spec = WindowSpec(target="y", lookback=5, horizon=2, known_future=("k",))
+    model = registry.build("gru", head="direct", hidden_size=8, intervals=(0.8,), **fast_trainer_kwargs)
+    out = model.fit(frame, spec).predict(frame, future=future)
+    assert len(out) == 2 and np.isfinite(out[["lower_80", "upper_80"]].to_numpy()).all()
+    assert (out["lower_80"] < out["forecast"]).all() and (out["forecast"] < out["upper_80"]).all()
+    with pytest.raises(InputError, match="future=..."):
+        model.predict(frame)

@@ -163,6 +163,7 @@ def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int,
     from forecast.models.conformal import ConformalForecaster
 
     entry = registry.entry_of(model)
+    inner = registry.entry_of(model.forecaster_) if isinstance(model, ConformalForecaster) else entry
     options: dict = {"origin": origin}
     if intervals is not None:
         own = getattr(model, "task", None) == "distribution"  # a distributional RNN's own bounds
@@ -173,7 +174,7 @@ def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int,
     if entry is not None and entry.recurrent:
         options["batch_size"] = batch_size
     if future is not None:
-        if entry is None or not entry.known_future:
+        if inner is None or not inner.known_future:  # a conformal wrapper passes them to what it wraps
             raise InputError(f"{type(model).__name__} reads no known-future values; drop --future")
         options["future"] = future
     try:

@@ -108,12 +108,14 @@ class ConformalForecaster(Forecaster):
         return self
 
     def predict(self, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last",
-                intervals: Sequence[float] | float | None = None) -> pd.DataFrame:
+                intervals: Sequence[float] | float | None = None, future: pd.DataFrame | None = None) -> pd.DataFrame:
         """The forecaster's forecasts frame plus lower_<level> / upper_<level> columns for each level of
-        `intervals` (default: the fitted `levels`). Reads rows up to each origin only."""
+        `intervals` (default: the fitted `levels`). Reads rows up to each origin only. future: the
+        known-future values after the data, for a forecaster that reads them (its errors are computed
+        where the frame holds them)."""
         check_is_fitted(self, "forecaster_")
         levels = np.asarray(self.levels_ if intervals is None else check_levels(intervals), dtype=np.float64)
-        out = self.forecaster_.predict(frame, origin=origin)
+        out = self.forecaster_.predict(frame, origin=origin, **({"future": future} if future is not None else {}))
         # a distributional model's own bounds are replaced, never mixed with calibrated ones
         out = out.drop(columns=[c for level in interval_levels(out) for c in interval_columns(level)])
         pool = self.residuals_
