@@ -10,6 +10,7 @@ crossing quantiles sorted), random_walk (forecast.models.random_walk.EmpiricalRa
 value plus the quantiles of every past change observed by it).
 
 usage: python experiments/distribution_coverage.py [--epochs 20] [--patience 3] [--seed 42] [--out runs/distributions]
+       python experiments/distribution_coverage.py --rescore   (score the saved forecasts.csv again, no training)
 """
 
 from __future__ import annotations
@@ -121,24 +122,40 @@ def main() -> None:
     p.add_argument("--runs", default=",".join(RUNS), help=f"which runs (default {','.join(RUNS)})")
     p.add_argument("--models", default=None, help="comma-separated subset of the models (default all)")
     p.add_argument("--out", default="runs/distributions")
+    p.add_argument("--rescore", action="store_true", help="score each run's saved forecasts.csv again")
     args = p.parse_args()
     for name in args.runs.split(","):
         data, spec_settings = RUNS[name]
         frame = _load(data, spec_settings["target"])
         spec = forecast.WindowSpec(lookback=30, **spec_settings)
+        if args.rescore:
+            _print(name, vars(args), rescore(Path(args.out) / name / "forecasts.csv", frame, spec), None, None)
+            continue
         chosen = models(args.epochs, args.patience or None, args.seed)
         if args.models:
             chosen = {k: v for k, v in chosen.items() if k in args.models.split(",")}
         started = time.perf_counter()
         result = forecast.backtest(chosen, frame, spec, test_size=0.2, progress=False)
         result.write(Path(args.out) / name)
-        board = result.leaderboard
-        columns = [c for c in ("coverage_80", "coverage_95", "width_80", "width_95", "winkler_80", "winkler_95",
-                               "unbounded_95", "crps", "crps_sample", "mae") if c in board]
-        print(json.dumps({"run": name, "epochs": args.epochs, "patience": args.patience,
-                          "n_origins": len(result.origins), "seconds": round(time.perf_counter() - started, 1),
-                          "models": {row["model"]: {c: round(float(row[c]), 4) for c in columns}
-                                     for _, row in board.iterrows()}}), flush=True)
+        _print(name, vars(args), result.leaderboard, len(result.origins), time.perf_counter() - started)
+
+
+def rescore(path: Path, frame: pd.DataFrame, spec) -> pd.DataFrame:
+    """Overall scores per model of a saved forecasts.csv (the same metrics as the backtest's leaderboard)."""
+    from forecast.metrics import score_forecasts
+
+    forecasts = pd.read_csv(path, parse_dates=["origin", "timestamp"])
+    scores = score_forecasts(forecasts, frame, target=spec.targets[0], id_col=spec.id_col)
+    return scores[scores["step"].isna()].reset_index(drop=True)
+
+
+def _print(name: str, args: dict, board: pd.DataFrame, n_origins: int | None, seconds: float | None) -> None:
+    columns = [c for c in ("coverage_80", "coverage_95", "width_80", "width_95", "winkler_80", "winkler_95",
+                           "unbounded_95", "crps", "crps_sample", "mae") if c in board]
+    print(json.dumps({"run": name, "epochs": args["epochs"], "patience": args["patience"], "n_origins": n_origins,
+                      "seconds": None if seconds is None else round(seconds, 1),
+                      "models": {row["model"]: {c: round(float(row[c]), 4) for c in columns}
+                                 for _, row in board.iterrows()}}), flush=True)
 
 
 if __name__ == "__main__":

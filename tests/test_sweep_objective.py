@@ -61,3 +61,18 @@ def test_crps_objective_scores_validation_intervals_and_never_reads_the_test_par
     assert _trial_value(poisoned, "crps") == pytest.approx(crps, rel=1e-12)
     assert _trial_value(poisoned, "interval_score") == pytest.approx(_trial_value(frame, "interval_score"),
                                                                      rel=1e-12)
+
+
+def test_a_crps_sweep_reports_what_it_chose_by(tmp_path, seattle):
+    from forecast.sweeps.runner import evaluate_best, optimize
+
+    config = SweepConfig(data="x", spec=SPEC, families=("ridge", "mean"), n_trials=2, out_dir=str(tmp_path),
+                         metric="crps", intervals=list(LEVELS))
+    frame = seattle.iloc[:500]
+    result = evaluate_best(config, optimize(config, frame, progress_bar=False), frame, plots=False, write=False)
+    board = result.leaderboard
+    assert "val_crps" in board and "val_mae" not in board
+    assert "Chosen by validation CRPS" in result.summary
+    searched = board[board["val_crps"].notna()]
+    assert searched.loc[searched["val_crps"].idxmin(), "chosen"]  # the lowest validation CRPS is chosen
+    assert board.loc[board["status"] == "scored", "coverage_80"].notna().all()

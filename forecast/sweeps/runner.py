@@ -210,7 +210,7 @@ def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame 
     board = build_leaderboard(forecasts, frame, target=config.spec.targets[0] if len(config.spec.targets) == 1
                               else None, id_col=config.spec.id_col, benchmark="naive", timings=timings)
     chosen = chosen_family(best)
-    board = with_selection(board, best, chosen, unscored)
+    board = with_selection(board, best, chosen, unscored, config.metric)
     summary = "\n".join([summarize(board[board["status"] == "scored"]),
                          selection_summary(best, chosen, unscored, config.metric)])
     result = SweepResult(study, board, summary, best, chosen=chosen, unscored=unscored)
@@ -225,13 +225,14 @@ def board_label(family: str, trial: optuna.trial.FrozenTrial) -> str:
 
 
 def with_selection(board: pd.DataFrame, best: dict[str, optuna.trial.FrozenTrial], chosen: str | None,
-                   unscored: dict[str, str]) -> pd.DataFrame:
-    """The leaderboard plus what selection used: val_mae (each searched family's best trial), chosen (the
+                   unscored: dict[str, str], metric: str = "mae") -> pd.DataFrame:
+    """The leaderboard plus what selection used: val_<metric> (each searched family's best trial: val_mae,
+    val_crps or val_interval_score), chosen (the
     family picked by validation), status ("scored", or why a family has no row of scores), one row for
     every searched family without a complete trial."""
     labels = {board_label(f, t): f for f, t in best.items()}
     board = board.assign(
-        val_mae=board["model"].map({lab: best[f].value for lab, f in labels.items()}),
+        **{f"val_{metric}": board["model"].map({lab: best[f].value for lab, f in labels.items()})},
         chosen=board["model"].map(lambda m: labels.get(m) == chosen and chosen is not None),
         status="scored",
     )
