@@ -7,7 +7,8 @@ Models: gru_normal / gru_studentt (RNNForecaster task="distribution", raw bounds
 per forecast for crps_sample), <gru_studentt>+aci (the same network, intervals by ConformalForecaster's
 ACI around its median), qr_lags (sklearn QuantileRegressor on the lookback's lags, one per quantile,
 crossing quantiles sorted), random_walk (forecast.models.random_walk.EmpiricalRandomWalk: the origin's
-value plus the quantiles of every past change observed by it).
+value plus the quantiles of every past change observed by it; for the log-return target, the random walk
+in the price: the quantiles of the past log returns).
 
 usage: python experiments/distribution_coverage.py [--epochs 20] [--patience 3] [--seed 42] [--out runs/distributions]
        python experiments/distribution_coverage.py --rescore   (score the saved forecasts.csv again, no training)
@@ -35,10 +36,11 @@ from forecast.models.lagged import LagRegressor
 from forecast.models.random_walk import EmpiricalRandomWalk
 
 LEVELS = (0.8, 0.95)
-RUNS = {  # name: (dataset, spec settings)
-    "seattle_h1": ("seattle-weather", {"target": "temp_max", "horizon": 1}),
-    "seattle_h7": ("seattle-weather", {"target": "temp_max", "horizon": 7}),
-    "stocks_logret_h1": ("stocks", {"target": "log_return", "horizon": 1, "id_col": "ticker"}),
+RUNS = {  # name: (dataset, spec settings, the random walk's kind)
+    "seattle_h1": ("seattle-weather", {"target": "temp_max", "horizon": 1}, "changes"),
+    "seattle_h7": ("seattle-weather", {"target": "temp_max", "horizon": 7}, "changes"),
+    # a random walk in the price forecasts tomorrow's log return from the past log returns themselves
+    "stocks_logret_h1": ("stocks", {"target": "log_return", "horizon": 1, "id_col": "ticker"}, "values"),
 }
 
 
@@ -100,7 +102,7 @@ class QuantileLags(Forecaster):
         return result
 
 
-def models(epochs: int, patience: int | None, seed: int) -> dict[str, Forecaster]:
+def models(epochs: int, patience: int | None, seed: int, walk: str) -> dict[str, Forecaster]:
     rnn = {"cell": "gru", "head": "direct", "task": "distribution", "levels": LEVELS, "max_epochs": epochs,
            "patience": patience, "seed": seed, "progress_bar": False}
     normal = RNNForecaster(distribution="normal", **rnn)
@@ -110,7 +112,7 @@ def models(epochs: int, patience: int | None, seed: int) -> dict[str, Forecaster
         "gru_studentt": Sampled(forecaster=studentt),
         "gru_studentt+aci": ConformalForecaster(forecaster=studentt, levels=LEVELS, method="aci"),
         "qr_lags": QuantileLags(levels=LEVELS),
-        "random_walk": EmpiricalRandomWalk(levels=LEVELS),
+        "random_walk": EmpiricalRandomWalk(levels=LEVELS, kind=walk),
     }
 
 
@@ -125,13 +127,13 @@ def main() -> None:
     p.add_argument("--rescore", action="store_true", help="score each run's saved forecasts.csv again")
     args = p.parse_args()
     for name in args.runs.split(","):
-        data, spec_settings = RUNS[name]
+        data, spec_settings, walk = RUNS[name]
         frame = _load(data, spec_settings["target"])
         spec = forecast.WindowSpec(lookback=30, **spec_settings)
         if args.rescore:
             _print(name, vars(args), rescore(Path(args.out) / name / "forecasts.csv", frame, spec), None, None)
             continue
-        chosen = models(args.epochs, args.patience or None, args.seed)
+        chosen = models(args.epochs, args.patience or None, args.seed, walk)
         if args.models:
             chosen = {k: v for k, v in chosen.items() if k in args.models.split(",")}
         started = time.perf_counter()

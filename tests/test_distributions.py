@@ -251,3 +251,19 @@ def test_a_known_future_rnn_gets_conformal_intervals_from_the_last_origin(fast_t
     assert (out["lower_80"] < out["forecast"]).all() and (out["forecast"] < out["upper_80"]).all()
     with pytest.raises(InputError, match="future=..."):
         model.predict(frame)
+
+
+def test_random_walk_of_a_return_target_reads_past_values_only():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"y": rng.standard_t(3, 300) * 0.01},
+                         index=pd.date_range("2000-01-01", periods=300, freq="D", name="date"))
+    spec = WindowSpec(target="y", lookback=3, horizon=2)
+    model = EmpiricalRandomWalk(kind="values", quantiles=(0.1,)).fit(frame, spec)
+    out = model.predict(frame, origin="all")
+    y = frame["y"].to_numpy(np.float32).astype(np.float64)
+    rows = out[pd.to_datetime(out["origin"]) == frame.index[150]]
+    assert rows["q0.1"].tolist() == pytest.approx([np.quantile(y[:151], 0.1)] * 2, rel=1e-9)
+    poisoned = frame.copy()
+    poisoned.iloc[200:, 0] = 1e9
+    before = pd.to_datetime(out["origin"]) < frame.index[200]
+    pd.testing.assert_frame_equal(out[before], model.predict(poisoned, origin="all")[before.to_numpy()])
