@@ -11,12 +11,10 @@ import pandas as pd
 from forecast.cli.common import (
     add_command,
     add_common,
-    add_distribution_option,
     add_interval_options,
     add_threads,
     add_window_options,
     begin,
-    distribution_settings,
     interval_settings,
     names,
     positive_int,
@@ -81,7 +79,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "target's units; the benchmark stays persistence on the target itself")
     p.add_argument("--task", choices=("regression", "quantile", "direction"),
                    help="RNN task: point forecasts, quantile intervals, or up/down direction (classification)")
-    add_distribution_option(p)
     add_interval_options(p)
     p.add_argument("--season", type=positive_int, default=1, help="season of the MASE scale (default 1)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write the report to")
@@ -119,7 +116,7 @@ def handle(args: argparse.Namespace) -> int:
                          f"{', '.join(map(str, frame.columns))}; check --target/--features/--id-col")
     params = {"max_epochs": args.epochs, "seed": args.seed, "progress_bar": False,
               "hidden_size": args.hidden_size, "target_transform": args.target_transform, "task": args.task,
-              **distribution_settings(args), **interval_settings(args)}
+              **interval_settings(args)}
     result = backtest(
         models, frame, spec, test_size=args.test_size, refit_every=args.refit_every, stride=args.stride,
         params={k: v for k, v in params.items() if v is not None}, season=args.season,

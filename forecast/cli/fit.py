@@ -7,13 +7,11 @@ import argparse
 from forecast.cli.common import (
     add_command,
     add_common,
-    add_distribution_option,
     add_interval_options,
     add_threads,
     add_window_options,
     apply_threads,
     check_columns,
-    distribution_settings,
     floats,
     interval_settings,
     note,
@@ -60,7 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fraction of each series (its end) held out for validation (default 0.1)")
     p.add_argument("--quantiles", type=floats, metavar="Q[,Q]",
                    help="train prediction intervals at these quantiles, e.g. 0.1,0.5,0.9 (pinball loss)")
-    add_distribution_option(p)
     add_interval_options(p)
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder to save the model to: a new or empty folder, or a model folder to replace")
@@ -88,7 +85,6 @@ def _build_model(args: argparse.Namespace):
         raise InputError("--quantiles and --distribution are two ways to train intervals; keep one")
     if args.quantiles:
         chosen.update(task="quantile", quantiles=tuple(args.quantiles))
-    chosen.update(distribution_settings(args))
     return registry.build(args.model, shared={"progress_bar": show_progress(args)}, **chosen,
                           **interval_settings(args))
 
