@@ -28,8 +28,8 @@ from sklearn.linear_model import QuantileRegressor
 from sklearn.utils.validation import check_is_fitted
 
 import forecast
-from forecast.intervals import check_levels, interval_columns
-from forecast.models.base import Forecaster
+from forecast.intervals import check_levels
+from forecast.models.base import Forecaster, bound_probabilities, with_bounds
 from forecast.models.conformal import ConformalForecaster
 from forecast.models.estimators import RNNForecaster
 from forecast.models.lagged import LagRegressor
@@ -78,8 +78,7 @@ class QuantileLags(Forecaster):
         self.levels = levels
 
     def _probabilities(self) -> list[float]:
-        levels = check_levels(self.levels)
-        return [0.5, *[(1 - lv) / 2 for lv in levels], *[(1 + lv) / 2 for lv in levels]]
+        return bound_probabilities(check_levels(self.levels))
 
     def fit(self, frame: pd.DataFrame, spec) -> QuantileLags:
         self.models_ = [LagRegressor(estimator=QuantileRegressor(quantile=q, alpha=0.0, solver="highs")).fit(frame, spec)
@@ -93,13 +92,8 @@ class QuantileLags(Forecaster):
         order = np.argsort(probs)
         values = np.sort(np.stack([o["forecast"].to_numpy() for o in outs], axis=1)[:, order], axis=1)
         values = values[:, np.argsort(order)]  # back to the order of `probs`, now monotone in the level
-        result = outs[0].copy()
-        result["forecast"] = values[:, 0]
-        levels = check_levels(self.levels)
-        for k, level in enumerate(levels):
-            lower, upper = interval_columns(level)
-            result[lower], result[upper] = values[:, 1 + k], values[:, 1 + len(levels) + k]
-        return result
+        result = outs[0].assign(forecast=values[:, 0])
+        return with_bounds(result, values, check_levels(self.levels))
 
 
 def models(epochs: int, patience: int | None, seed: int, walk: str) -> dict[str, Forecaster]:

@@ -22,9 +22,9 @@ from forecast.data.prepare import Preparation
 from forecast.data.transforms import SCALERS, TARGET_TRANSFORMS
 from forecast.data.windows import Windows
 from forecast.errors import InputError
-from forecast.intervals import check_levels, interval_columns
+from forecast.intervals import check_levels
 from forecast.models import distributions
-from forecast.models.base import Forecaster, forecasts_frame, quantile_column
+from forecast.models.base import Forecaster, bound_probabilities, forecasts_frame, with_bounds
 from forecast.models.conformal import DEFAULT_LEVELS
 from forecast.models.inference import forecast_windows, network_from_state, with_known_future
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
@@ -290,16 +290,10 @@ class RNNForecaster(Forecaster):
         asked = check_levels(quantiles, "quantiles") if len(quantiles) else ()
         if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 0:
             raise InputError(f"samples must be a whole number >= 0 of draws per forecast, got {samples!r}")
-        probs = [0.5, *[(1.0 - lv) / 2.0 for lv in levels], *[(1.0 + lv) / 2.0 for lv in levels], *asked]
+        probs = bound_probabilities(levels, asked)
         values = self.preparation_.to_original(distributions.quantiles(raw, probs, self.distribution), data)
-        result = forecasts_frame(data.panel, self.spec_, data.windows.origins, values[..., :1])
-        flat = values.reshape(-1, len(probs))  # [N*H*T, K], the row order of forecasts_frame
-        n = len(levels)
-        for k, level in enumerate(levels):
-            lower, upper = interval_columns(level)
-            result[lower], result[upper] = flat[:, 1 + k], flat[:, 1 + n + k]
-        for k, q in enumerate(asked):
-            result[quantile_column(q)] = flat[:, 1 + 2 * n + k]
+        result = forecasts_frame(data.panel, self.spec_, data.windows.origins, values[..., :1])  # the median
+        result = with_bounds(result, values.reshape(-1, len(probs)), levels, asked)  # [N*H*T, K] frame order
         if samples:
             draws = distributions.sample(raw, int(samples), self.distribution, seed)  # [N, H, T, S] scaled
             draws = self.preparation_.to_original(draws, data).reshape(len(result), -1)

@@ -17,8 +17,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.utils._param_validation import Interval, Real, StrOptions
 
 from forecast.data.windows import Windows
-from forecast.intervals import check_levels, interval_columns
-from forecast.models.base import quantile_column
+from forecast.intervals import check_levels
+from forecast.models.base import bound_probabilities, with_bounds
 from forecast.models.conformal import DEFAULT_LEVELS
 from forecast.models.naive import _NaiveBase
 from forecast.models.windowed import series_start
@@ -55,8 +55,7 @@ class EmpiricalRandomWalk(_NaiveBase):
         self.quantiles_ = check_levels(self.quantiles, "quantiles") if len(self.quantiles) else ()
 
     def _probabilities(self) -> list[float]:
-        return [0.5, *[(1 - lv) / 2 for lv in self.levels_], *[(1 + lv) / 2 for lv in self.levels_],
-                *self.quantiles_]
+        return bound_probabilities(self.levels_, self.quantiles_)
 
     def _predict_windows(self, windows: Windows) -> np.ndarray:
         """[N, H, T, K] origin value plus the change quantiles at `_probabilities()`."""
@@ -91,14 +90,7 @@ class EmpiricalRandomWalk(_NaiveBase):
 
     def _add_columns(self, result, values: np.ndarray):
         """lower_/upper_ columns at `levels` and q-columns at `quantiles` ([N, H, T, K] values)."""
-        flat = values.reshape(len(result), -1)  # [N*H*T, K], the row order of the frame
-        n = len(self.levels_)
-        for k, level in enumerate(self.levels_):
-            lower, upper = interval_columns(level)
-            result[lower], result[upper] = flat[:, 1 + k], flat[:, 1 + n + k]
-        for k, q in enumerate(self.quantiles_):
-            result[quantile_column(q)] = flat[:, 1 + 2 * n + k]
-        return result
+        return with_bounds(result, values.reshape(len(result), -1), self.levels_, self.quantiles_)
 
     def _artifact_state(self) -> tuple[dict, dict]:
         metadata, tensors = super()._artifact_state()
