@@ -267,3 +267,13 @@ def test_random_walk_of_a_return_target_reads_past_values_only():
     poisoned.iloc[200:, 0] = 1e9
     before = pd.to_datetime(out["origin"]) < frame.index[200]
     pd.testing.assert_frame_equal(out[before], model.predict(poisoned, origin="all")[before.to_numpy()])
+
+
+def test_a_state_pipeline_with_a_distributional_encoder_saves_and_loads(tmp_path):
+    frame = _ar(200, lambda rng, n: rng.normal(0.0, 1.0, n))
+    model = registry.build("gru_state+ridge", distribution="studentt", hidden_size=4, max_epochs=1,
+                           progress_bar=False).fit(frame, SPEC)
+    assert model.pipeline_.named_steps["rnn"].network_.config.n_outputs == 3  # loc, scale, df
+    model.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(load_model(tmp_path / "m").predict(frame, origin="all"),
+                                  model.predict(frame, origin="all"))
