@@ -63,16 +63,21 @@ def interval_scores(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: 
 
 
 def crps_from_intervals(y: np.ndarray, median: np.ndarray, bounds: dict[float, tuple[np.ndarray, np.ndarray]]) -> float:
-    """CRPS approximated by twice the mean pinball loss over the quantiles the intervals imply
-    (level l gives quantiles (1-l)/2 and (1+l)/2) and the median: the discrete form of
-    CRPS = 2 * integral of the pinball loss over quantile levels (Gneiting & Ranjan 2011); over the rows
-    whose intervals are bounded."""
+    """CRPS approximated from the quantiles the intervals imply (level l gives quantiles (1-l)/2 and
+    (1+l)/2) and the median: CRPS = 2 * integral of the pinball loss over quantile levels (Gneiting &
+    Ranjan 2011) by the midpoint rule (`forecast.crps.level_weights`); over the rows whose intervals are
+    bounded. With the median and 80%/95% bounds it reads about 0.89x the exact CRPS of a Gaussian (a
+    coarse grid cannot see the far tails); the same for every model, so rankings hold."""
+    from forecast.crps import crps_quantiles
+
     quantiles = [(0.5, median)]
     for level, (lower, upper) in bounds.items():
         quantiles += [((1.0 - level) / 2.0, lower), ((1.0 + level) / 2.0, upper)]
-    bounded = np.logical_and.reduce([np.isfinite(f) for _, f in quantiles])  # rows every quantile bounds
-    losses = [np.mean(np.maximum(q * (y - f), (q - 1.0) * (y - f))[bounded]) for q, f in quantiles]
-    return float(2.0 * np.mean(losses))
+    values = np.stack([f for _, f in quantiles], axis=1)  # [N, Q]
+    bounded = np.isfinite(values).all(axis=1)  # rows every quantile bounds
+    if not bounded.any():
+        return float("nan")
+    return float(np.mean(crps_quantiles(y[bounded], values[bounded], [q for q, _ in quantiles])))
 
 
 def interval_metrics(y: np.ndarray, median: np.ndarray, frame: pd.DataFrame) -> dict[str, float]:

@@ -32,6 +32,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
+from forecast.crps import sample_crps
 from forecast.errors import InputError
 from forecast.intervals import interval_columns, interval_levels, interval_metrics
 
@@ -323,6 +324,7 @@ def _block_scores(block: pd.DataFrame, quantiles: dict[str, float]) -> dict[str,
         ),
     }
     scores.update(interval_metrics(y, f, block))
+    scores.update(sample_crps(y, block))  # crps_sample, when the forecasts carry sample_<k> columns
     if quantiles:
         losses = {
             f"pinball_{c}": pinball_loss(y, block[c].to_numpy(), q)
@@ -383,7 +385,8 @@ def score_forecasts(
     directional_accuracy, and when quantile columns exist: pinball (mean over levels), pinball_q<level>
     and coverage_<nominal> for each symmetric pair (q0.1 + q0.9 -> coverage_0.8); when lower_<level> /
     upper_<level> columns exist (conformal intervals): coverage_80, width_80, winkler_80 per level and crps
-    (from the bounds as quantiles, see `forecast.intervals`).
+    (from the bounds as quantiles, see `forecast.intervals`); when sample_<k> columns exist
+    (`RNNForecaster.predict(samples=n)`): crps_sample (see `forecast.crps`).
     With task="classification" the metric columns are accuracy, brier and log_loss instead.
     """
     return score_joined(join_actuals(forecasts, actuals, **join_options), task)

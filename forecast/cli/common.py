@@ -152,8 +152,9 @@ def window_spec(args: argparse.Namespace, id_col: str | None = None):
 
 
 def add_interval_options(parser: argparse.ArgumentParser) -> None:
-    """--intervals, --interval-method, --calibration-window: conformal prediction intervals
-    (`interval_settings` reads them)."""
+    """--distribution, --intervals, --interval-method, --calibration-window: a distributional head and
+    conformal prediction intervals (`interval_settings` reads them)."""
+    _add_distribution_option(parser)
     parser.add_argument("--intervals", type=floats, metavar="LEVEL[,LEVEL]",
                         help="conformal prediction intervals at these nominal levels, e.g. 0.8,0.95: writes "
                              "lower_80, upper_80, ... columns, calibrated on each model's own out-of-sample errors")
@@ -165,16 +166,37 @@ def add_interval_options(parser: argparse.ArgumentParser) -> None:
                              "errors known at the origin)")
 
 
+def _add_distribution_option(parser: argparse.ArgumentParser) -> None:
+    """--distribution: RNNs train a Gaussian or Student-t head by negative log-likelihood."""
+    from forecast.models.distributions import DISTRIBUTIONS
+
+    parser.add_argument("--distribution", choices=DISTRIBUTIONS,
+                        help="RNNs forecast a distribution (negative log-likelihood): its median, with lower_/"
+                             "upper_ bounds at 0.8 and 0.95 (predict --intervals picks others); with "
+                             "--intervals the bounds are conformal instead")
+
+
+def _distribution_settings(args: argparse.Namespace) -> dict:
+    """The registry.build settings --distribution asks for ({} without it)."""
+    if not getattr(args, "distribution", None):
+        return {}
+    if getattr(args, "task", None) not in (None, "distribution"):
+        raise InputError(f"--distribution trains a distribution, --task {args.task} something else; keep one")
+    return {"task": "distribution", "distribution": args.distribution}
+
+
 def interval_settings(args: argparse.Namespace) -> dict:
-    """The registry.build settings the interval options ask for ({} without --intervals)."""
+    """The registry.build settings the interval options ask for: the distribution's, then the conformal
+    wrapper's ({} without --distribution and --intervals)."""
+    distribution = _distribution_settings(args)
     chosen = {"interval_method": args.interval_method, "calibration_window": args.calibration_window}
     chosen = {k: v for k, v in chosen.items() if v is not None}
     if not args.intervals:
         if chosen:
             raise InputError(f"--{'/--'.join(k.replace('_', '-') for k in chosen)} tune conformal intervals; "
                              "add --intervals 0.8,0.95 to ask for them")
-        return {}
-    return {"intervals": tuple(args.intervals), **chosen}
+        return distribution
+    return {**distribution, "intervals": tuple(args.intervals), **chosen}
 
 
 def note(message: str) -> None:

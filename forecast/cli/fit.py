@@ -31,6 +31,7 @@ EXAMPLE = """examples:
       --head segments --segment 24 --channel-independent --normalize revin --out models/etth1-gru
   forecast fit prices.csv --id-col ticker --target close --model gru --lookback 60 --horizon 5 \\
       --quantiles 0.1,0.5,0.9 --out models/prices-gru
+  forecast fit seattle-weather --target temp_max --model gru --distribution studentt --out models/seattle-gru-t
   forecast fit seattle-weather --target temp_max --model ridge --intervals 0.8,0.95 --out models/seattle-ridge
 
 DATA is a CSV/Parquet file (a time column and one column per variable; a long file adds a series
@@ -83,6 +84,8 @@ def _build_model(args: argparse.Namespace):
         "batch_size": args.batch_size, "seed": args.seed, "val_size": args.val_size,
     }
     chosen = {k: v for k, v in chosen.items() if v is not None} | rnn_settings(args)
+    if args.quantiles and args.distribution:
+        raise InputError("--quantiles and --distribution are two ways to train intervals; keep one")
     if args.quantiles:
         chosen.update(task="quantile", quantiles=tuple(args.quantiles))
     return registry.build(args.model, shared={"progress_bar": show_progress(args)}, **chosen,

@@ -28,7 +28,7 @@ DATA must have the columns the model was trained on (and its series column, for 
 many series: all of them are forecast in one pass); other columns are ignored (a note lists them).
 The output has one row per (series, origin, step): the series id (long files), origin, timestamp
 (of the forecast target), step 1..H, forecast, and q0.1-style quantile columns when the model has them;
-a model fit with --intervals adds lower_80, upper_80, ... (--intervals picks other levels).
+a model fit with --intervals or --distribution adds lower_80, upper_80, ... (--intervals picks other levels).
 Series too short for the lookback, or with missing values or skipped timestamps inside the window, are
 skipped and reported (never failing the others) unless --fill fills the holes first.
 """
@@ -55,8 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="values of the model's known-future columns for the steps after DATA (same time "
                    "and id columns); needed by models fit with --known-future")
     p.add_argument("--intervals", type=floats, metavar="LEVEL[,LEVEL]",
-                   help="conformal interval levels to write (lower_80, upper_80, ...); the model must have "
-                        "been fit with --intervals (default: the levels it was fit with)")
+                   help="interval levels to write (lower_80, upper_80, ...); the model must have been fit "
+                        "with --intervals or --distribution (default: the levels it was fit with)")
     p.add_argument("--batch-size", type=positive_int, default=4096,
                    help="windows per forward pass (default 4096)")
     add_threads(p)

@@ -14,7 +14,13 @@ from sklearn.base import BaseEstimator
 from forecast.config import WindowSpec
 from forecast.data.windows import select_origins  # noqa: F401  (re-exported: it lived here)
 from forecast.errors import InputError
-from forecast.models.frames import TrainedColumns, forecasts_frame, quantile_column  # noqa: F401  (re-exported)
+from forecast.models.frames import (  # noqa: F401  (re-exported)
+    TrainedColumns,
+    bound_probabilities,
+    forecasts_frame,
+    quantile_column,
+    with_bounds,
+)
 
 ORIGIN_CHOICES = ("last", "all")
 

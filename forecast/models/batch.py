@@ -60,7 +60,7 @@ def batch_predict(model, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "l
     batch_size: windows per forward pass; series are fed in chunks of about that many windows.
     future: values of the model's known-future columns after the data (time-indexed, with the id column
         for panels), passed on to `model.predict(..., future=...)` chunk by chunk.
-    intervals: conformal levels passed to a ConformalForecaster's predict (other models refuse them).
+    intervals: levels passed to a ConformalForecaster's or a distributional RNN's predict (others refuse them).
     """
     if fill not in FILL_POLICIES:
         raise InputError(f"fill={fill!r} is not one of {', '.join(FILL_POLICIES)}")
@@ -146,9 +146,12 @@ def _capabilities(model) -> tuple[bool, bool]:
     if getattr(type(model), "recurrent", None) is not None:
         return bool(model.recurrent), bool(model.known_future)
     from forecast.models import registry
+    from forecast.models.conformal import ConformalForecaster
 
     entry = registry.entry_of(model)
-    return (entry.recurrent, entry.known_future) if entry is not None else (False, False)
+    # A conformal wrapper passes known-future values to what it wraps: that model says whether it reads them.
+    inner = registry.entry_of(model.forecaster_) if isinstance(model, ConformalForecaster) else entry
+    return (entry is not None and entry.recurrent, inner is not None and inner.known_future)
 
 
 def _reads_only_its_window(model) -> bool:
@@ -173,7 +176,8 @@ def _predict_chunk(model, chunk: pd.DataFrame, origin, batch_size: int,
         # scikit-learn is imported only when intervals are asked (the ONNX path stays without it)
         from forecast.models.conformal import ConformalForecaster
 
-        if not isinstance(model, ConformalForecaster):
+        own = getattr(model, "task", None) == "distribution"  # a distributional RNN's own bounds
+        if not isinstance(model, ConformalForecaster) and not own:
             raise InputError(f"{type(model).__name__} was saved without calibration errors, so it has no honest "
                              "intervals; fit it again with --intervals 0.8,0.95 (forecast fit) to calibrate it")
         options["intervals"] = intervals

@@ -26,7 +26,7 @@ from forecast.config import WindowSpec
 from forecast.conformal import DEFAULT_ACI_RATE, METHODS, aci_radii, expanding_radii, nested
 from forecast.data.panel import check_frame
 from forecast.errors import InputError
-from forecast.intervals import check_levels, interval_columns
+from forecast.intervals import check_levels, interval_columns, interval_levels
 from forecast.metrics import long_actuals
 from forecast.models.base import Forecaster
 from forecast.models.tasks import declared_task
@@ -108,12 +108,16 @@ class ConformalForecaster(Forecaster):
         return self
 
     def predict(self, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last",
-                intervals: Sequence[float] | float | None = None) -> pd.DataFrame:
+                intervals: Sequence[float] | float | None = None, future: pd.DataFrame | None = None) -> pd.DataFrame:
         """The forecaster's forecasts frame plus lower_<level> / upper_<level> columns for each level of
-        `intervals` (default: the fitted `levels`). Reads rows up to each origin only."""
+        `intervals` (default: the fitted `levels`). Reads rows up to each origin only. future: the
+        known-future values after the data, for a forecaster that reads them (its errors are computed
+        where the frame holds them)."""
         check_is_fitted(self, "forecaster_")
         levels = np.asarray(self.levels_ if intervals is None else check_levels(intervals), dtype=np.float64)
-        out = self.forecaster_.predict(frame, origin=origin)
+        out = self.forecaster_.predict(frame, origin=origin, **({"future": future} if future is not None else {}))
+        # a distributional model's own bounds are replaced, never mixed with calibrated ones
+        out = out.drop(columns=[c for level in interval_levels(out) for c in interval_columns(level)])
         pool = self.residuals_
         if frame.index.max() > self.train_end_:  # errors the final model made since its training rows
             online = self._residuals(self.forecaster_, frame, self.train_end_)

@@ -8,6 +8,7 @@ estimator contract, the network's shape, inference and the artifact format.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -21,7 +22,10 @@ from forecast.data.prepare import Preparation
 from forecast.data.transforms import SCALERS, TARGET_TRANSFORMS
 from forecast.data.windows import Windows
 from forecast.errors import InputError
-from forecast.models.base import Forecaster
+from forecast.intervals import check_levels
+from forecast.models import distributions
+from forecast.models.base import Forecaster, bound_probabilities, forecasts_frame, with_bounds
+from forecast.models.conformal import DEFAULT_LEVELS
 from forecast.models.inference import forecast_windows, network_from_state
 from forecast.models.instance_norm import NORMALIZATIONS
 from forecast.models.networks import (
@@ -32,7 +36,7 @@ from forecast.models.networks import (
     RecurrentNetwork,
     check_config,
 )
-from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS, check_task
+from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS, VALUE_TASKS, check_task
 from forecast.models.training import (
     DEFAULT_TRAIN,
     LOGGERS,
@@ -41,7 +45,7 @@ from forecast.models.training import (
     train,
     train_constraints,
 )
-from forecast.models.window_inputs import predict_frame
+from forecast.models.window_inputs import predict_frame, run_windows
 
 _TRAINING = train_constraints()  # the checks of the parameters below, which make up the TrainConfig
 _TRAIN_PARAMS = ("lr", "weight_decay", "optimizer", "lr_schedule", "gradient_clip_val", "gradient_clip_algorithm",
@@ -65,7 +69,9 @@ class RNNForecaster(Forecaster):
     "last" for value forecasts from the direct or segments head and "none" otherwise: with head="direct"
     and early stopping, the recipe chosen on validation data in issue 16 (experiments/RESULTS.md, "Issue
     16: weather with the new defaults"). task="quantile" adds
-    intervals (pinball loss); "direction" gives P(next value above the origin's); "event" P(next value >
+    intervals (pinball loss); "distribution" trains a Gaussian or Student-t head (`distribution`) by negative
+    log-likelihood and forecasts its median with lower_/upper_ bounds at `levels` (and quantiles or samples
+    on request, see `predict`); "direction" gives P(next value above the origin's); "event" P(next value >
     event_threshold, in the target's units). min_lookback=m also uses windows with m..L-1 rows of history.
 
     Training parameters (lr ... checkpoint_dir) stay flat keyword parameters rather than a nested config,
@@ -98,6 +104,8 @@ class RNNForecaster(Forecaster):
         "skip": [StrOptions(set(SKIPS))],
         "task": [StrOptions(set(TASKS))],
         "quantiles": ["array-like"],
+        "distribution": [StrOptions(set(distributions.DISTRIBUTIONS))],
+        "levels": ["array-like", Interval(Real, 0, 1, closed="neither")],
         "event_threshold": [Real, None],
         "loss": [StrOptions(set(LOSSES))],
         "val_size": [Interval(Real, 0, 1, closed="left")],
@@ -128,6 +136,8 @@ class RNNForecaster(Forecaster):
         skip: str = "none",
         task: str = "regression",
         quantiles: tuple[float, ...] = (0.1, 0.5, 0.9),
+        distribution: str = "normal",
+        levels: tuple[float, ...] = DEFAULT_LEVELS,
         event_threshold: float | None = None,
         loss: str = "mse",
         lr: float = DEFAULT_TRAIN.lr,
@@ -167,6 +177,8 @@ class RNNForecaster(Forecaster):
         self.skip = skip
         self.task = task
         self.quantiles = quantiles
+        self.distribution = distribution
+        self.levels = levels
         self.event_threshold = event_threshold
         self.loss = loss
         self.lr = lr
@@ -207,7 +219,8 @@ class RNNForecaster(Forecaster):
             "cell": self.cell, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
             "dropout": self.dropout, "nonlinearity": self.nonlinearity,
             "head": "classify" if self.task in CLASSIFY_TASKS else self.head,
-            "n_outputs": len(self.quantiles) if self.task == "quantile" else 1,
+            "n_outputs": (len(self.quantiles) if self.task == "quantile" else
+                          distributions.n_parameters(self.distribution) if self.task == "distribution" else 1),
             "series_embedding_dim": self.series_embedding_dim, "normalize": self._normalization(), "skip": self.skip,
             "normalize_affine": self.normalize_affine, "segment": self.segment,
             "channel_independent": self.channel_independent, "channel_embedding_dim": self.channel_embedding_dim,
@@ -216,10 +229,11 @@ class RNNForecaster(Forecaster):
     def _normalization(self) -> str:
         """normalize with "auto" resolved: "last" for value forecasts from a head that reads the final state
         (each window forecast as a change from its origin, so a level never seen in training is no
-        extrapolation), "none" for the transducer and classifiers, which have no forecast to add it back to."""
+        extrapolation), "none" for the transducer, classifiers (no forecast to add it back to) and
+        distributional heads (their outputs are loc, scale[, df]: only the location could take it)."""
         if self.normalize != "auto":
             return self.normalize
-        return "last" if self.head in FORECAST_HEADS and self.task not in CLASSIFY_TASKS else "none"
+        return "last" if self.head in FORECAST_HEADS and self.task in VALUE_TASKS else "none"
 
     def _preparation(self, spec: WindowSpec, fitted: dict | None = None) -> Preparation:
         options = {"spec": spec, "scaler": self.scaler, "per_series_scaling": self.per_series_scaling,
@@ -238,6 +252,8 @@ class RNNForecaster(Forecaster):
         spec = self._check_spec(spec)
         check_task(spec, normalize=self._normalization(), **{k: getattr(self, k) for k in (
             "task", "head", "skip", "quantiles", "target_transform", "event_threshold")})
+        if self.task == "distribution":
+            check_levels(self.levels, "levels")
         # Forget any earlier fit first, so a fit that fails leaves the model unfitted, never half-updated.
         for attr in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, attr)
@@ -263,6 +279,7 @@ class RNNForecaster(Forecaster):
             return ForecastModule(
                 RecurrentNetwork(network_config), task=self.task, loss=self.loss,
                 quantiles=tuple(self.quantiles) if self.task == "quantile" else (), **config.module_options(),
+                distribution=self.distribution,
                 event_thresholds=prep.scaled_thresholds(data.panel, self.event_threshold) if self.task == "event"
                 else ())
 
@@ -287,11 +304,15 @@ class RNNForecaster(Forecaster):
         self.dtypes_ = {c: str(frame[c].dtype) for c in spec.columns}
 
     def predict(self, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last",
-                future: pd.DataFrame | None = None, batch_size: int = 4096) -> pd.DataFrame:
+                future: pd.DataFrame | None = None, batch_size: int = 4096,
+                intervals: Sequence[float] | float | None = None, quantiles: Sequence[float] = (),
+                samples: int = 0, seed: int | None = None) -> pd.DataFrame:
         """Forecasts frame for `frame`: from each series' last row ('last'), every origin ('all'), or a date.
 
         Reads only rows up to each origin (known-future columns: their next H rows, given for the rows after
         the data as `future`, a time-indexed frame). Skipped series are listed in `result.attrs["skipped"]`.
+        task="distribution" only: `intervals` (default `levels`) gives lower_/upper_ columns, `quantiles`
+        q-columns, `samples` = n adds columns sample_1..sample_n drawn with `seed` (default: the model's).
         """
         check_is_fitted(self, "network_")
 
@@ -299,8 +320,37 @@ class RNNForecaster(Forecaster):
             return forecast_windows(self.network_, windows, series_map, classify=self.task in CLASSIFY_TASKS,
                                     batch_size=batch_size)
 
+        if self.task == "distribution":
+            data, values = run_windows(self, frame, run, origin=origin, future=future)  # [N, H, T, P]
+            return self._distribution_frame(values, data, intervals=intervals, quantiles=quantiles,
+                                            samples=samples, seed=self.seed if seed is None else seed)
+        if intervals is not None or len(quantiles) or samples:
+            raise InputError(f"predict(intervals=, quantiles=, samples=) need task='distribution', got "
+                             f"task={self.task!r}; wrap the model in ConformalForecaster for intervals")
         return predict_frame(self, frame, run, task=self.task, quantiles=tuple(self.quantiles), origin=origin,
                              future=future)
+
+    def _distribution_frame(self, raw: np.ndarray, data, *, intervals, quantiles: Sequence[float], samples: int,
+                            seed: int) -> pd.DataFrame:
+        """Forecasts frame of a distributional head's raw outputs [N, H, T, P]: the median as `forecast`,
+        lower_/upper_ bounds, q-columns and samples, each mapped to the data's units value by value (exact:
+        the scaler and target transforms are increasing; under target_transform='log' the bounds are those
+        of a log-normal / log-t, and the median stays the median)."""
+        levels = check_levels(self.levels if intervals is None else intervals)
+        asked = check_levels(quantiles, "quantiles") if len(quantiles) else ()
+        if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 0:
+            raise InputError(f"samples must be a whole number >= 0 of draws per forecast, got {samples!r}")
+        probs = bound_probabilities(levels, asked)
+        values = self.preparation_.to_original(distributions.quantiles(raw, probs, self.distribution), data)
+        result = forecasts_frame(data.panel, self.spec_, data.windows.origins, values[..., :1])  # the median
+        result = with_bounds(result, values.reshape(-1, len(probs)), levels, asked)  # [N*H*T, K] frame order
+        if samples:
+            draws = distributions.sample(raw, int(samples), self.distribution, seed)  # [N, H, T, S] scaled
+            draws = self.preparation_.to_original(draws, data).reshape(len(result), -1)
+            columns = [f"sample_{k + 1}" for k in range(int(samples))]
+            result = pd.concat([result, pd.DataFrame(draws, columns=columns, index=result.index)], axis=1)
+        result.attrs["skipped"] = data.skipped
+        return result
 
     def save(self, path) -> None:
         """Write the model to folder `path`: safetensors weights + JSON metadata (no pickle)."""
@@ -332,6 +382,7 @@ class RNNForecaster(Forecaster):
         """get_params() as JSON values: what model.json (and a logger's hyperparameters) record."""
         params = self.get_params()
         params["quantiles"] = list(params["quantiles"])
+        params["levels"] = list(np.atleast_1d(params["levels"]).tolist())
         params["checkpoint_dir"] = None  # a path on the training machine: never stored, never restored
         params["logger"] = params["logger"] if isinstance(params["logger"], str) else None  # never an object
         return params
@@ -340,6 +391,7 @@ class RNNForecaster(Forecaster):
     def _from_artifact(cls, metadata: dict, tensors: dict) -> RNNForecaster:
         params = dict(metadata["params"])
         params["quantiles"] = tuple(params["quantiles"])
+        params["levels"] = tuple(params.get("levels", DEFAULT_LEVELS))  # folders saved before distributions
         params["checkpoint_dir"] = None  # never resume into a folder named by a file
         net_cfg = metadata["network"]
         # Folders saved before a network option became a parameter (segment, channel_independent, ...) lack

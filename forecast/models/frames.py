@@ -18,6 +18,7 @@ import pandas as pd
 from forecast.config import WindowSpec
 from forecast.data.panel import Panel
 from forecast.errors import InputError
+from forecast.intervals import interval_columns
 
 
 def quantile_column(q: float) -> str:
@@ -62,6 +63,25 @@ def forecasts_frame(
     else:
         data["forecast"] = flat[:, 0]
     return pd.DataFrame(data)
+
+
+def bound_probabilities(levels: Sequence[float], quantiles: Sequence[float] = ()) -> list[float]:
+    """The quantile levels [K] a distributional forecaster computes for `with_bounds`: the median, the
+    lower bound of each interval level, their upper bounds, then `quantiles`."""
+    return [0.5, *[(1.0 - lv) / 2.0 for lv in levels], *[(1.0 + lv) / 2.0 for lv in levels], *quantiles]
+
+
+def with_bounds(frame: pd.DataFrame, values: np.ndarray, levels: Sequence[float],
+                quantiles: Sequence[float] = ()) -> pd.DataFrame:
+    """`frame` with lower_/upper_ columns per level and q-columns from `values` [rows, K], the quantiles at
+    `bound_probabilities(levels, quantiles)` in the frame's row order (its `forecast` is left as it is)."""
+    n = len(levels)
+    for k, level in enumerate(levels):
+        lower, upper = interval_columns(level)
+        frame[lower], frame[upper] = values[:, 1 + k], values[:, 1 + n + k]
+    for k, q in enumerate(quantiles):
+        frame[quantile_column(q)] = values[:, 1 + 2 * n + k]
+    return frame
 
 
 class TrainedColumns:

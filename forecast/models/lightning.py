@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from forecast.data.padding import padding_mask
 from forecast.errors import TrainingError
+from forecast.models.distributions import nll_loss
 from forecast.models.networks import RecurrentNetwork
 from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS
 
@@ -50,7 +51,8 @@ def class_labels(batch: dict[str, torch.Tensor], task: str, thresholds: torch.Te
 
 
 class ForecastModule(L.LightningModule):
-    """Trains a RecurrentNetwork for regression, quantile regression, or a two-class task.
+    """Trains a RecurrentNetwork for regression, quantile regression, a distribution (Gaussian or
+    Student-t, by negative log-likelihood), or a two-class task.
 
     The two-class tasks are up/down direction of the next value and an event (next value above a threshold).
     Per-step bookkeeping stays on the device and is summarised once per epoch (`epoch_summary`):
@@ -73,10 +75,12 @@ class ForecastModule(L.LightningModule):
         max_epochs: int = 1,
         event_thresholds: Sequence[float] = (),
         track_grad_norm: bool = True,
+        distribution: str = "normal",
     ) -> None:
         super().__init__()
         self.network = network
         self.task, self.loss_name = task, loss
+        self.distribution = distribution  # task="distribution": the family the head's outputs parametrize
         self.register_buffer("quantiles", torch.tensor(list(quantiles), dtype=torch.float32), persistent=False)
         self.lr, self.weight_decay, self.optimizer_name = lr, weight_decay, optimizer
         self.register_buffer(
@@ -126,6 +130,8 @@ class ForecastModule(L.LightningModule):
             target = y  # [B, H, T]
         if self.task == "quantile":
             return pinball_loss(pred, target, self.quantiles)
+        if self.task == "distribution":
+            return nll_loss(pred, target, self.distribution)  # pred [..., T, P], target [..., T]
         return self._point_loss(pred.squeeze(-1), target)  # [..., T, 1] -> [..., T]
 
     # -- steps --------------------------------------------------------------------------------------

@@ -108,6 +108,9 @@ def export_onnx(model, path: str | os.PathLike[str]) -> Path:
                          "--intervals to export it")
     target = check_onnx_target(path)
     metadata, _ = model._artifact_state()  # also checks that the model is fitted
+    if model.task == "distribution":
+        raise InputError("task='distribution': ONNX export covers point, quantile and class forecasts, not yet "
+                         "the Gaussian/Student-t heads; export a model fit without --distribution")
     if model.min_lookback is not None:
         raise InputError(f"min_lookback={model.min_lookback}: left-padded windows are packed by torch, which "
                          "ONNX export does not cover; export a model fit without min_lookback")

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from forecast.data.panel import Panel
 from forecast.data.windows import ArrayWindows, Windows
 from forecast.errors import InputError
+from forecast.models import distributions
 from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork, check_config
 from forecast.models.training import DEFAULT_TRAIN, TrainConfig, train, train_constraints
 from forecast.models.windowed import WindowedForecaster
@@ -46,6 +47,9 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
     fit(X, y): standardises each input feature over the training windows, then trains the encoder
         with a linear head to predict y ([n] or [n, k], standardised) from the final state, with
         Lightning (seeded by `seed`). So the state is shaped to be informative about y.
+        distribution="normal" or "studentt" trains that head by negative log-likelihood instead of the
+        squared error (as RNNForecaster(task="distribution")): the state then also carries y's spread,
+        and `head_quantiles` gives the head's own quantiles.
     transform(X): [n, hidden_size] final hidden state of the last layer; for an LSTM with
         include_cell=True, [n, 2*hidden_size] hidden and cell state.
     encoder: instead of training one, take the recurrent network of a fitted `RNNForecaster` (no
@@ -63,6 +67,7 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         "segment": [Interval(Integral, 1, None, closed="left")],
         "lookback": [Interval(Integral, 1, None, closed="left"), None],
         "include_cell": ["boolean"],
+        "distribution": [StrOptions(set(distributions.DISTRIBUTIONS)), None],
         **{name: _TRAINING[name] for name in _TRAIN_PARAMS},
         "seed": [Interval(Integral, 0, None, closed="left")],
         "encoder": [HasMethods(["predict"]), None],
@@ -78,6 +83,7 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         segment: int = 1,
         lookback: int | None = None,
         include_cell: bool = False,
+        distribution: str | None = None,
         lr: float = 3e-3,
         weight_decay: float = DEFAULT_TRAIN.weight_decay,
         batch_size: int = DEFAULT_TRAIN.batch_size,
@@ -96,6 +102,7 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
         self.lookback = lookback
         self.encoder = encoder
         self.include_cell = include_cell
+        self.distribution = distribution
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -148,14 +155,24 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
             n_inputs=x.shape[2], n_targets=ys.shape[2], horizon=1, cell=self.cell,
             hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout, head="direct",
             segment=self.segment, lookback=x.shape[1],
+            n_outputs=distributions.n_parameters(self.distribution) if self.distribution else 1,
         )
         try:
             check_config(network)
         except ValueError as exc:
             raise InputError(f"RNNStateFeatures: {exc}") from None
         windows = ArrayWindows(xs.astype(np.float32), ys.astype(np.float32))  # batches of x [B, L, F], y [B, 1, k]
-        self.network_ = train(lambda: RecurrentNetwork(network), windows, None, config, seed=self.seed).network
+        self.network_ = train(lambda: self._module(network, config), windows, None, config, seed=self.seed).network
         return self
+
+    def _module(self, network: NetworkConfig, config: TrainConfig):
+        """The network, or (distribution) the training module that fits it by negative log-likelihood."""
+        if not self.distribution:
+            return RecurrentNetwork(network)
+        from forecast.models.lightning import ForecastModule  # Lightning: imported when training only
+
+        return ForecastModule(RecurrentNetwork(network), task="distribution", distribution=self.distribution,
+                              **config.module_options())
 
     def _take_encoder(self, x: np.ndarray, n_columns: int) -> RNNStateFeatures:
         """Use a fitted RNNForecaster's network and input scaling instead of training."""
@@ -204,14 +221,29 @@ class RNNStateFeatures(TransformerMixin, BaseEstimator):
 
         The baseline a classical model on the state must beat: same state, the network's head.
         """
+        return self._head_outputs(X)[..., 0] * self.y_scale_ + self.y_mean_  # the loc: a distribution's median
+
+    @torch.no_grad()
+    def _head_outputs(self, X) -> np.ndarray:
+        """[n, k, P] the head's raw outputs for windows X, on y's standardised scale."""
         check_is_fitted(self, "network_")
         if self.encoder is not None:
             raise InputError("head_predict is for encoders trained here; call the RNNForecaster's predict")
         x = (self._windows(X, fitting=False) - self.x_mean_) / self.x_scale_  # [n, L, F]
-        out = [self.network_.forecast(torch.from_numpy(x[i:i + 4096]))[:, 0, :, 0].numpy()
-               for i in range(0, len(x), 4096)]  # chunks of [b, 1, k, 1] -> [b, k]
-        pred = np.concatenate(out) if out else np.zeros((0, len(self.y_mean_)), np.float32)
-        return pred.astype(np.float64) * self.y_scale_ + self.y_mean_
+        out = [self.network_.forecast(torch.from_numpy(x[i:i + 4096]))[:, 0].numpy()
+               for i in range(0, len(x), 4096)]  # chunks of [b, 1, k, P] -> [b, k, P]
+        config = self.network_.config
+        return np.concatenate(out).astype(np.float64) if out else np.zeros((0, config.n_targets, config.n_outputs))
+
+    def head_quantiles(self, X, quantiles) -> np.ndarray:
+        """[n, k, Q] quantiles of y at levels `quantiles` from a distributional head, in y's units."""
+        if not self.distribution:
+            raise InputError("head_quantiles needs a distributional head: set distribution='normal' or 'studentt'")
+        levels = np.asarray(quantiles, dtype=np.float64)
+        if levels.ndim != 1 or not len(levels) or np.any((levels <= 0) | (levels >= 1)):
+            raise InputError(f"quantiles must be levels strictly between 0 and 1, got {quantiles!r}")
+        values = distributions.quantiles(self._head_outputs(X), levels, self.distribution)  # [n, k, Q]
+        return values * self.y_scale_[:, None] + self.y_mean_[:, None]
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """state0..state{h-1} (then cell0.. for an LSTM with include_cell)."""

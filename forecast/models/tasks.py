@@ -12,8 +12,11 @@ import numpy as np
 from forecast.config import WindowSpec
 from forecast.errors import InputError
 
-TASKS = ("regression", "quantile", "direction", "event")
+TASKS = ("regression", "quantile", "direction", "event", "distribution")
 CLASSIFY_TASKS = ("direction", "event")
+VALUE_TASKS = ("regression", "quantile")  # one forecast value per output: a location shift applies to each
+CUMULATIVE_TRANSFORMS = ("diff", "pct_change", "log_return")
+"""Target transforms whose step-h forecast accumulates steps 1..h: a sum of quantiles is no quantile of the sum."""
 LOSSES = ("mse", "mae", "huber")
 
 
@@ -39,6 +42,17 @@ def check_task(spec: WindowSpec, *, task: str, head: str, normalize: str, skip: 
         levels.ndim != 1 or not len(levels) or np.any((levels <= 0) | (levels >= 1)) or np.any(np.diff(levels) <= 0)
     ):
         raise InputError(f"quantiles must be increasing values strictly between 0 and 1, got {quantiles!r}")
+    if task == "distribution" and (normalize != "none" or skip != "none"):
+        raise InputError(
+            f"task='distribution' reads the head's outputs as (loc, scale[, df]); normalize={normalize!r} and "
+            f"skip={skip!r} would shift the scale too: use normalize='none' and skip='none'"
+        )
+    if task == "distribution" and target_transform in CUMULATIVE_TRANSFORMS and spec.horizon > 1:
+        raise InputError(
+            f"task='distribution' with target_transform={target_transform!r} and horizon={spec.horizon}: the "
+            "forecast of step h adds up steps 1..h, and quantiles do not add up; use horizon=1 or "
+            "target_transform 'none' or 'log'"
+        )
     if task in CLASSIFY_TASKS and (spec.horizon != 1 or len(spec.targets) != 1):
         raise InputError(
             f"task={task!r} classifies the next value of one target; use horizon=1 and one target "

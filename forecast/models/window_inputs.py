@@ -52,14 +52,22 @@ def with_known_future(data: PredictionData, spec: WindowSpec, origin) -> Predict
     return data
 
 
+def run_windows(model, frame: pd.DataFrame, run: RunNetwork, *, origin: str | pd.Timestamp = "last",
+                future: pd.DataFrame | None = None) -> tuple[PredictionData, np.ndarray]:
+    """The prediction windows of `frame` for a fitted recurrent forecaster and its network's raw outputs
+    [N, H, T, Q] on them (scaled, before any mapping back to the data's units)."""
+    model.check_columns(frame)
+    prep = model.preparation_
+    data = with_known_future(prep.prediction_windows(frame, origin=origin, future=future), model.spec_, origin)
+    return data, run(data.windows, prep.training_series(data.panel))
+
+
 def predict_frame(model, frame: pd.DataFrame, run: RunNetwork, *, task: str, quantiles: tuple[float, ...],
                   origin: str | pd.Timestamp = "last", future: pd.DataFrame | None = None) -> pd.DataFrame:
     """The forecasts frame of a fitted recurrent forecaster (`preparation_`, `spec_`, `check_columns`) whose
     network is `run`: prepare the windows, run them, sort quantiles, back to the data's units."""
-    model.check_columns(frame)
+    data, values = run_windows(model, frame, run, origin=origin, future=future)
     prep = model.preparation_
-    data = with_known_future(prep.prediction_windows(frame, origin=origin, future=future), model.spec_, origin)
-    values = run(data.windows, prep.training_series(data.panel))  # [N, H, T, Q]
     if task == "quantile":
         # Separate outputs may cross; sorting them (monotone rearrangement) never raises the pinball loss.
         values = np.sort(values, axis=-1)

@@ -80,9 +80,17 @@ class WindowedForecaster(Forecaster):
         if len(windows):
             values = self._predict_windows(windows)  # [N, H, T] original units
         else:
-            values = np.zeros((0, spec.horizon, len(spec.targets)))
-        result = forecasts_frame(panel, spec, windows.origins, values)
+            values = np.zeros((0, spec.horizon, len(spec.targets), *self._extra_values()))
+        result = self._add_columns(forecasts_frame(panel, spec, windows.origins, values), values)
         result.attrs["skipped"] = skipped
+        return result
+
+    def _extra_values(self) -> tuple[int, ...]:
+        """Trailing shape of `_predict_windows`' values beyond [N, H, T]: () for one value per forecast."""
+        return ()
+
+    def _add_columns(self, result: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
+        """Columns beyond `forecast` from `_predict_windows`' values (e.g. [N, H, T, K] quantiles); none here."""
         return result
 
     def save(self, path) -> None:

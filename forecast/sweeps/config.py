@@ -17,7 +17,11 @@ from forecast.errors import InputError
 from forecast.models.training import DEFAULT_TRAIN
 
 PRUNERS = ("median", "hyperband", "none")
-METRICS = ("mae",)  # what the objective returns: validation MAE in the data's units
+METRICS = ("mae", "crps", "interval_score")
+"""What the objective returns on the validation part (lower is better, in the data's units): MAE of the
+point forecasts; CRPS (from the median and the interval bounds as quantiles) or the interval score (the
+Winkler score averaged over the `intervals` levels) of each trial's intervals: its own for a distributional
+model, conformal ones calibrated before each validation origin for every other."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class SweepConfig:
     the benchmarks in conformal intervals and scores their coverage, width, Winkler score and CRPS.
     mlflow: an MLflow tracking URI (e.g. sqlite:///runs/mlflow.db): every trial becomes an MLflow run
     (forecast.sweeps.tracking); None records nothing there.
+    metric: what trials are chosen by on the validation part (METRICS); crps and interval_score need
+    `intervals` (the levels they score).
     """
 
     data: str
@@ -202,6 +208,9 @@ def check_keys(values: dict[str, Any], source: str) -> None:
     if val + test >= 1:
         raise InputError(f"{source}: keys 'val_size' + 'test_size' must be < 1 (got {val} + {test}); "
                          "some rows must stay for training")
+    if values["metric"] != "mae" and not values["intervals"]:
+        raise InputError(f"{source}: key 'metric' {values['metric']!r} scores intervals: add the key 'intervals' "
+                         "with the levels to score, e.g. intervals: [0.8, 0.95]")
     heartbeat, grace = values["heartbeat_interval"], values["grace_period"]
     if grace <= heartbeat:
         raise InputError(f"{source}: key 'grace_period' ({grace}) must be longer than 'heartbeat_interval' "

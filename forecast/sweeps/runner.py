@@ -27,7 +27,7 @@ from forecast.errors import ForecastError, InputError
 from forecast.models import registry
 from forecast.sweeps.config import SweepConfig
 from forecast.sweeps.data import load, prepare
-from forecast.sweeps.objective import Objective, build_model, params_of
+from forecast.sweeps.objective import Objective, build_model, own_intervals, params_of
 from forecast.sweeps.sampling import TrialSeededSampler
 from forecast.sweeps.storage import make_pruner, open_storage, storage_url
 from forecast.sweeps.tracking import tracker_for
@@ -91,7 +91,8 @@ def optimize(config: SweepConfig, frame: pd.DataFrame | None = None, *, progress
     if remaining <= 0:
         return study
     objective = Objective(split, config.families, lookbacks=config.lookbacks, seed=config.seed,
-                          max_epochs=config.max_epochs, tracker=tracker_for(config))
+                          max_epochs=config.max_epochs, metric=config.metric, levels=config.intervals,
+                          tracker=tracker_for(config))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with reusing_panels():  # every trial reads the same split frames: build each panel once per process
         study.optimize(
@@ -197,7 +198,10 @@ def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame 
         started = time.perf_counter()
         if registry.get(family).recurrent:
             model.set_params(val_size=0.1)  # early stopping data come from train+val, never from test
-        model = registry.get(family).conformal(model, {"intervals": config.intervals or None}, asked=False)
+        if own_intervals(model) and config.intervals:  # judged on its own bounds, as in validation
+            model.set_params(levels=config.intervals)
+        else:
+            model = registry.get(family).conformal(model, {"intervals": config.intervals or None}, asked=False)
         model.fit(split.train_val, spec)
         fit_seconds = time.perf_counter() - started
         started = time.perf_counter()
@@ -208,7 +212,7 @@ def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame 
     board = build_leaderboard(forecasts, frame, target=config.spec.targets[0] if len(config.spec.targets) == 1
                               else None, id_col=config.spec.id_col, benchmark="naive", timings=timings)
     chosen = chosen_family(best)
-    board = with_selection(board, best, chosen, unscored)
+    board = with_selection(board, best, chosen, unscored, config.metric)
     summary = "\n".join([summarize(board[board["status"] == "scored"]),
                          selection_summary(best, chosen, unscored, config.metric)])
     result = SweepResult(study, board, summary, best, chosen=chosen, unscored=unscored)
@@ -226,13 +230,14 @@ def board_label(family: str, trial: optuna.trial.FrozenTrial) -> str:
 
 
 def with_selection(board: pd.DataFrame, best: dict[str, optuna.trial.FrozenTrial], chosen: str | None,
-                   unscored: dict[str, str]) -> pd.DataFrame:
-    """The leaderboard plus what selection used: val_mae (each searched family's best trial), chosen (the
+                   unscored: dict[str, str], metric: str = "mae") -> pd.DataFrame:
+    """The leaderboard plus what selection used: val_<metric> (each searched family's best trial: val_mae,
+    val_crps or val_interval_score), chosen (the
     family picked by validation), status ("scored", or why a family has no row of scores), one row for
     every searched family without a complete trial."""
     labels = {board_label(f, t): f for f, t in best.items()}
     board = board.assign(
-        val_mae=board["model"].map({lab: best[f].value for lab, f in labels.items()}),
+        **{f"val_{metric}": board["model"].map({lab: best[f].value for lab, f in labels.items()})},
         chosen=board["model"].map(lambda m: labels.get(m) == chosen and chosen is not None),
         status="scored",
     )
