@@ -48,8 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true",
                    help="smoke run: tiny networks, 2 training batches, every 24th test window (seconds, not minutes)")
     p.add_argument("--rnn-normalize", default=None, choices=("last", "revin", "none"),
-                   help="recurrent nets forecast the change from the origin's value (last, the recipes' "
-                        "default), from the lookback's mean in its std (revin), or the value itself (none)")
+                   help="recurrent nets forecast the change from the origin's value (last, pointwise recipe), "
+                        "from the lookback's mean in its std (revin, segments recipe) or the value itself (none)")
     p.add_argument("--rnn-skip", default=None, choices=("linear", "none"),
                    help="add a linear map of each target's lookback to the recurrent head (pointwise "
                         "recipe's default) or not (segments recipe's default)")
