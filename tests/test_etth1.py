@@ -219,7 +219,7 @@ def test_cli_options_reach_the_config():
     config = config_from_args(args)
     assert (config.horizons, config.settings, config.models, config.seeds, config.lookbacks) == (
         (24, 96), ("multivariate",), ("ridge", "gru"), (3,), (96, 720))
-    assert (config.recurrent.skip, config.recurrent.normalize, config.recurrent.head) == ("linear", "last", "segments")
+    assert (config.recurrent.skip, config.recurrent.normalize, config.recurrent.head) == ("linear", "revin", "segments")
     assert config.eval_stride == 1  # the full protocol unless --quick
     pointwise = config_from_args(build_parser().parse_args(["benchmark", "etth1", "--recipe", "pointwise"]))
     assert pointwise.recurrent == etth1.RECIPES["pointwise"] and pointwise.recipe == "pointwise"
