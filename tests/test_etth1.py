@@ -106,16 +106,54 @@ def test_channel_independent_ridge_keeps_columns_apart():
 
 
 def test_quick_run_gives_finite_numbers_in_the_json_schema(raw):
-    config = etth1.ETTh1Config.quick(horizons=(24,))
+    config = etth1.ETTh1Config.quick(horizons=(24,), models=etth1.MODELS)
     result = json.loads(json.dumps(etth1.run(config, frame=raw)))
-    assert {"benchmark", "protocol", "config", "results", "published", "environment", "seconds"} <= set(result)
-    assert len(result["results"]) == len(etth1.SETTINGS) * len(etth1.MODELS)
+    assert {"benchmark", "protocol", "config", "results", "summary", "published", "environment", "seconds"} <= set(result)
+    assert result["complete"] is True
+    assert len(result["results"]) == len(etth1.SETTINGS) * len(etth1.MODELS)  # one lookback, one seed
     for row in result["results"]:
-        assert {"setting", "horizon", "model", "lookback", "mse", "mae", "n_test_windows"} <= set(row)
+        assert {"setting", "horizon", "model", "lookback", "seed", "mse", "mae", "n_test_windows"} <= set(row)
         assert math.isfinite(row["mse"]) and math.isfinite(row["mae"]) and row["mse"] >= 0
         assert row["n_test_windows"] == len(range(0, 2880 - 24 + 1, 24))
+        assert (row["seed"] is None) == (row["model"] in etth1.DETERMINISTIC)
     table = etth1.markdown_table(result)
-    assert "published: LSTMa" in table and "ours: LSTM (L=48)" in table
+    assert "| model | L | H | MSE mean | MSE std | MAE mean | MAE std | runs |" in table
+    assert "published: LSTMa" in table and "| ours: LSTM | 48 | 24 |" in table
+
+
+def test_cells_cover_lookbacks_and_seeds_and_run_deterministic_models_once():
+    config = etth1.ETTh1Config(horizons=(96, 720), lookbacks=(96, 336), seeds=(1, 2, 3), models=("repeat", "ridge", "gru"),
+                               settings=("multivariate",))
+    cells = etth1.cells(config)
+    assert sum(c.model == "repeat" for c in cells) == 2  # one per horizon, no lookback, no seed
+    assert sum(c.model == "ridge" for c in cells) == 4 and all(c.seed is None for c in cells if c.model != "gru")
+    assert sorted((c.lookback, c.horizon, c.seed) for c in cells if c.model == "gru") == [
+        (lb, h, s) for lb in (96, 336) for h in (96, 720) for s in (1, 2, 3)]
+    assert (cells[0].model, cells[0].lookback, cells[0].horizon) == ("gru", 336, 720)  # most expensive first
+
+
+def test_seeds_differ_and_the_table_gives_their_mean_and_std(multivariate):
+    config = etth1.ETTh1Config.quick(settings=("multivariate",), models=("gru",), seeds=(1, 2))
+    rows = [etth1.run_model(multivariate, etth1.Cell("multivariate", "gru", 48, 24, seed), config) for seed in (1, 2, 1)]
+    assert rows[0]["mse"] != rows[1]["mse"]  # another seed, other weights and batches
+    assert rows[0]["mse"] == rows[2]["mse"]  # the same seed, the same numbers
+    summary = etth1.summarize(rows[:2])
+    assert len(summary) == 1 and summary[0]["runs"] == 2 and summary[0]["seeds"] == [1, 2]
+    mses = [rows[0]["mse"], rows[1]["mse"]]
+    assert summary[0]["mse_mean"] == pytest.approx(np.mean(mses))
+    assert summary[0]["mse_std"] == pytest.approx(np.std(mses, ddof=1)) and summary[0]["mse_std"] > 0
+    table = etth1.markdown_table({"summary": summary})
+    assert f"| ours: GRU | 48 | 24 | {np.mean(mses):.3f} | {np.std(mses, ddof=1):.3f} |" in table
+    assert "| published: SegRNN (L=96, README table) | | 96 |" not in table  # only the horizons that ran
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_same_rows_as_one(raw):
+    config = etth1.ETTh1Config.quick(settings=("univariate",), models=("ridge", "gru"), seeds=(1, 2))
+    one, two = etth1.run(config, frame=raw), etth1.run(config, frame=raw, workers=2)
+    assert two["environment"]["workers"] == 2
+    for a, b in zip(one["results"], two["results"], strict=True):
+        assert (a["model"], a["seed"], a["mse"]) == (b["model"], b["seed"], pytest.approx(b["mse"], rel=1e-6))
 
 
 @pytest.mark.parametrize("cell", etth1.RECURRENT)
@@ -126,29 +164,48 @@ def test_quick_run_takes_the_segment_options(multivariate, cell):
     recurrent = replace(quick.recurrent, head="segments", segment=12, channel_independent=True,
                         channel_embedding_dim=4, normalize="revin", skip="none", lr_schedule="cosine")
     config = replace(quick, recurrent=recurrent)
-    row = etth1.run_model(multivariate, cell, 24, config)
+    row = etth1.run_model(multivariate, etth1.Cell("multivariate", cell, 48, 24, 1), config)
     assert math.isfinite(row["mse"]) and row["lookback"] == 48
     assert config.to_dict()["recurrent"]["segment"] == 12
 
 
+def test_the_default_recipe_is_segrnns_with_a_decaying_rate_and_early_stopping():
+    config = etth1.ETTh1Config()
+    assert (config.horizons, config.lookbacks, config.seeds) == ((96, 192, 336, 720), (96, 336), (1, 2, 3))
+    recipe = config.recurrent
+    assert (recipe.head, recipe.segment, recipe.channel_independent, recipe.lr_schedule) == (
+        "segments", 24, True, "decay")
+    assert recipe.patience and recipe.max_epochs > recipe.patience
+
+
 def test_cli_writes_json_and_table(tmp_path, capsys):
-    code = main(["benchmark", "etth1", "--quick", "--setting", "univariate", "--models", "repeat,ridge",
-                 "--out", str(tmp_path)])
+    code = main(["benchmark", "etth1", "--quick", "--setting", "univariate", "--models", "repeat,ridge,gru",
+                 "--seeds", "1,2", "--out", str(tmp_path)])
     assert code == 0
-    printed = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
     assert printed == json.loads((tmp_path / "results.json").read_text())
-    assert printed["command"].startswith("forecast benchmark etth1 --horizons 24 --setting univariate")
-    assert "ours: repeat last value" in (tmp_path / "results.md").read_text()
+    assert printed["command"].startswith("forecast benchmark etth1 --horizons 24 --lookbacks 48 --seeds 1,2 "
+                                         "--setting univariate")
+    assert [r["runs"] for r in printed["summary"]] == [1, 1, 2]  # repeat, ridge, gru over two seeds
+    table = (tmp_path / "results.md").read_text()
+    assert "ours: repeat last value" in table and "MSE std" in table
+    assert captured.err == ""  # progress lines go to a terminal only
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "results.md"]
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--horizons", "24,x"], "comma-separated integers"),
+    (["--horizons", "24,x"], "--horizons '24,x' must be comma-separated integers, e.g. 96,192,336,720"),
     (["--horizons", "0"], "horizons [0] must be integers in [1, 2880]"),
+    (["--lookbacks", "96,0"], "lookbacks [0] must be integers in [1, 4320]"),
+    (["--seeds", "1,two"], "--seeds '1,two' must be comma-separated integers"),
+    (["--seeds", "-1"], "seeds [-1] must be integers >= 0"),
     (["--models", "lstm,arima"], "models ['arima'] must be chosen from"),
 ])
 def test_cli_rejects_bad_options(tmp_path, capsys, argv, message):
     assert main(["benchmark", "etth1", *argv, "--out", str(tmp_path)]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.startswith("forecast: error: ")
     assert not any(tmp_path.iterdir())  # nothing half-written
 
 
@@ -157,9 +214,12 @@ def test_cli_options_reach_the_config():
     from forecast.cli.benchmark import config_from_args
 
     args = build_parser().parse_args(["benchmark", "etth1", "--horizons", "24,96", "--setting", "multivariate",
-                                      "--models", "ridge,gru", "--rnn-skip", "none", "--seed", "3"])
+                                      "--models", "ridge,gru", "--rnn-skip", "linear", "--seeds", "3",
+                                      "--lookbacks", "96,720"])
     config = config_from_args(args)
-    assert (config.horizons, config.settings, config.models, config.seed) == ((24, 96), ("multivariate",),
-                                                                              ("ridge", "gru"), 3)
-    assert (config.recurrent.skip, config.recurrent.normalize) == ("none", "last")
+    assert (config.horizons, config.settings, config.models, config.seeds, config.lookbacks) == (
+        (24, 96), ("multivariate",), ("ridge", "gru"), (3,), (96, 720))
+    assert (config.recurrent.skip, config.recurrent.normalize, config.recurrent.head) == ("linear", "revin", "segments")
     assert config.eval_stride == 1  # the full protocol unless --quick
+    pointwise = config_from_args(build_parser().parse_args(["benchmark", "etth1", "--recipe", "pointwise"]))
+    assert pointwise.recurrent == etth1.RECIPES["pointwise"] and pointwise.recipe == "pointwise"

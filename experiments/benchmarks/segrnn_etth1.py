@@ -1,6 +1,6 @@
 """ETTh1 (the benchmark's protocol) for the SegRNN-style recurrent options: one (setting, horizon, cell) row as JSON.
 
-Issue 16's first-stage probe; the next stage folds these options into `forecast benchmark etth1`. E.g.
+Issue 16's probe for single rows (`forecast benchmark etth1 --recipe segments` runs the whole table). E.g.
     python experiments/benchmarks/segrnn_etth1.py --horizon 96 --cell gru --segment 24 --head segments \
         --channel-independent --channel-embedding-dim 256 --hidden-size 512 --dropout 0.5 --lr 1e-3
 """
@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from forecast.benchmarks.etth1 import ETTh1Config, load_protocol, run_model
+from forecast.benchmarks.etth1 import Cell, ETTh1Config, load_protocol, run_model
 from forecast.benchmarks.window_models import RecurrentSettings
 
 
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--hidden-size", type=int, default=512)
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--lr-schedule", default=None, choices=("cosine", "plateau"))
+    p.add_argument("--lr-schedule", default=None, choices=("cosine", "plateau", "decay"))
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--max-epochs", type=int, default=30)
     p.add_argument("--patience", type=int, default=10)
@@ -50,8 +50,9 @@ def main(argv: list[str]) -> int:
         limit_train_batches=int(args.limit_train_batches) if args.limit_train_batches > 1 else args.limit_train_batches,
     )
     config = ETTh1Config(horizons=(args.horizon,), settings=(args.setting,), models=(args.cell,),
-                         rnn_lookback=args.lookback, recurrent=recurrent, seed=args.seed)
-    row = run_model(load_protocol(args.setting), args.cell, args.horizon, config)
+                         lookbacks=(args.lookback,), recurrent=recurrent, seeds=(args.seed,))
+    cell = Cell(args.setting, args.cell, args.lookback, args.horizon, args.seed)
+    row = run_model(load_protocol(args.setting), cell, config)
     print(json.dumps({"argv": argv, **row, "recurrent": recurrent.to_dict()}))
     return 0
 

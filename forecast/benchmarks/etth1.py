@@ -10,9 +10,12 @@ columns in, the 7 columns out.
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
 import platform
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -45,7 +48,7 @@ DLINEAR_HORIZONS = (96, 192, 336, 720)
 
 # Published MSE / MAE on the normalized scale: (setting, model) -> {horizon: (mse, mae)}.
 # Informer's tables (its README after the 2021-03 rescaling update) and the DLinear / PatchTST tables.
-PUBLISHED: dict[tuple[str, str], dict[int, tuple[float, float]]] = {
+PUBLISHED: dict[tuple[str, str], dict[int, tuple[float, float | None]]] = {
     ("univariate", "LSTMa"): dict(zip(INFORMER_HORIZONS, [(0.114, 0.272), (0.193, 0.358), (0.236, 0.392),
                                                           (0.590, 0.698), (0.683, 0.768)], strict=True)),
     ("univariate", "DeepAR"): dict(zip(INFORMER_HORIZONS, [(0.107, 0.280), (0.162, 0.327), (0.239, 0.422),
@@ -58,7 +61,9 @@ PUBLISHED: dict[tuple[str, str], dict[int, tuple[float, float]]] = {
                                                                (1.128, 0.873), (1.215, 0.896)], strict=True)),
     ("multivariate", "DLinear (lookback 336)"): dict(zip(DLINEAR_HORIZONS, [
         (0.375, 0.399), (0.405, 0.416), (0.439, 0.443), (0.472, 0.490)], strict=True)),
-    ("multivariate", "PatchTST/64"): dict(zip(DLINEAR_HORIZONS, [
+    ("multivariate", "SegRNN (L=96, README table)"): dict(zip(DLINEAR_HORIZONS, [
+        (0.368, None), (0.408, None), (0.444, None), (0.446, None)], strict=True)),
+    ("multivariate", "PatchTST/64 (L=512)"): dict(zip(DLINEAR_HORIZONS, [
         (0.370, 0.400), (0.413, 0.429), (0.422, 0.440), (0.447, 0.468)], strict=True)),
     ("multivariate", "Repeat (last value)"): dict(zip(DLINEAR_HORIZONS, [
         (1.295, 0.713), (1.325, 0.733), (1.323, 0.744), (1.339, 0.756)], strict=True)),
@@ -111,44 +116,74 @@ def scores(forecast: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {"mse": float(np.mean(error**2)), "mae": float(np.mean(np.abs(error)))}
 
 
+LOOKBACKS = (96, 336)  # L=96 (SegRNN's table) and the long lookback (DLinear's 336; see ETTH1.md for why)
+SEEDS = (1, 2, 3)
+DEFAULT_MODELS = ("repeat", "ridge", "gru")
+DETERMINISTIC = ("repeat", "ridge")  # the same numbers for every seed: run once
+# Recurrent recipes. "segments": SegRNN's (Lin et al. 2023) recipe, GRU over segments of 24 with a parallel
+# segments head, channel-independent with a channel embedding, dropout 0.5, Adam 1e-3 with the decaying
+# "decay" schedule, no clipping, early stopping on validation with the best weights kept. Departures, for
+# the 2-core budget (one seed of the whole table in about 20 minutes): width 128 instead of 512, at most 10
+# epochs with patience 3 instead of 30 / 10 (the rate has decayed to 0.2x by epoch 9); and RevIN-style mean/std
+# normalization instead of last value, as it also corrects level and scale shifts on data we have not seen.
+# "pointwise": issue 14's settings (a recurrent step per time step, direct head), for ETTH1.md's earlier rows.
+RECIPES: dict[str, RecurrentSettings] = {
+    "segments": RecurrentSettings(
+        hidden_size=128, dropout=0.5, normalize="revin", skip="none", head="segments", segment=24,
+        channel_independent=True, channel_embedding_dim=64, lr=1e-3, lr_schedule="decay", batch_size=256,
+        max_epochs=10, patience=3, gradient_clip_val=0.0),
+    "pointwise": RecurrentSettings(),
+}
+DEFAULT_RECIPE = "segments"
+
+
 @dataclass(frozen=True)
 class ETTh1Config:
-    """What to run and with which hyperparameters (all documented in the JSON the run prints).
+    """What to run and with which hyperparameters (all recorded in the JSON the run writes).
 
-    ridge_lookback / rnn_lookback: L of the Ridge baseline (DLinear's 336) and of the recurrent networks.
+    lookbacks: L of Ridge and the recurrent networks (each runs at every lookback; repeat needs none).
+    seeds: one recurrent fit per seed (weights and batch order); repeat and Ridge are deterministic, run once.
     eval_stride: use every k-th validation and test window only (1 = the protocol; >1 only for smoke runs).
     """
 
-    horizons: tuple[int, ...] = (24, 48, 168)
+    horizons: tuple[int, ...] = DLINEAR_HORIZONS
     settings: tuple[str, ...] = SETTINGS
-    models: tuple[str, ...] = MODELS
-    ridge_lookback: int = 336
+    models: tuple[str, ...] = DEFAULT_MODELS
+    lookbacks: tuple[int, ...] = LOOKBACKS
+    seeds: tuple[int, ...] = SEEDS
     ridge_alphas: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
-    rnn_lookback: int = 96
-    recurrent: RecurrentSettings = field(default_factory=RecurrentSettings)
+    recipe: str = DEFAULT_RECIPE
+    recurrent: RecurrentSettings = field(default_factory=lambda: RECIPES[DEFAULT_RECIPE])
     eval_stride: int = 1
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "horizons", tuple(int(h) for h in self.horizons))
+        for name in ("horizons", "lookbacks", "seeds"):
+            object.__setattr__(self, name, tuple(dict.fromkeys(int(v) for v in getattr(self, name))))
         bad = [h for h in self.horizons if not 1 <= h <= TEST_END - VAL_END]
         if bad or not self.horizons:
             raise InputError(f"horizons {bad or '(none)'} must be integers in [1, {TEST_END - VAL_END}]")
-        for name, allowed in (("settings", SETTINGS), ("models", MODELS)):
-            values = tuple(getattr(self, name))
+        bad = [lb for lb in self.lookbacks if not 1 <= lb <= TRAIN_END // 2]
+        if bad or not self.lookbacks:
+            raise InputError(f"lookbacks {bad or '(none)'} must be integers in [1, {TRAIN_END // 2}]")
+        if not self.seeds or min(self.seeds) < 0:
+            raise InputError(f"seeds {list(self.seeds) or '(none)'} must be integers >= 0")
+        for name, allowed in (("settings", SETTINGS), ("models", MODELS), ("recipe", tuple(RECIPES))):
+            values = (self.recipe,) if name == "recipe" else tuple(getattr(self, name))
             unknown = [v for v in values if v not in allowed]
             if unknown or not values:
                 raise InputError(f"{name} {unknown or '(none)'} must be chosen from {', '.join(allowed)}")
-            object.__setattr__(self, name, values)
-        for name in ("ridge_lookback", "rnn_lookback", "eval_stride"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be a positive integer, got {getattr(self, name)}")
+            if name != "recipe":
+                object.__setattr__(self, name, values)
+        if self.eval_stride < 1:
+            raise InputError(f"eval_stride must be a positive integer, got {self.eval_stride}")
 
     @classmethod
     def quick(cls, **overrides) -> ETTh1Config:
         """A smoke run: tiny networks, two training batches, one epoch, one Ridge penalty, every 24th val/test window."""
-        recurrent = RecurrentSettings(hidden_size=8, max_epochs=1, limit_train_batches=2, batch_size=64)
-        defaults = {"horizons": (24,), "ridge_lookback": 48, "ridge_alphas": (1.0,), "rnn_lookback": 48,
+        recipe = overrides.get("recipe", DEFAULT_RECIPE)
+        recurrent = replace(RECIPES[recipe], hidden_size=8, channel_embedding_dim=min(
+            4, RECIPES[recipe].channel_embedding_dim), max_epochs=1, limit_train_batches=2, batch_size=64)
+        defaults = {"horizons": (24,), "lookbacks": (48,), "seeds": (1,), "ridge_alphas": (1.0,),
                     "recurrent": recurrent, "eval_stride": 24}
         return cls(**{**defaults, **overrides})
 
@@ -156,6 +191,30 @@ class ETTh1Config:
         data = asdict(self)
         data["recurrent"] = self.recurrent.to_dict()
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One fit and score: a model at one lookback and horizon of one setting, with one seed (None: deterministic)."""
+
+    setting: str
+    model: str
+    lookback: int
+    horizon: int
+    seed: int | None
+
+
+def cells(config: ETTh1Config) -> list[Cell]:
+    """Every fit the config asks for, the most expensive first (multivariate, long lookbacks and horizons)."""
+    out = []
+    for setting in config.settings:
+        for horizon in config.horizons:
+            for model in config.models:
+                lookbacks = (1,) if model == "repeat" else config.lookbacks
+                seeds = (None,) if model in DETERMINISTIC else config.seeds
+                out += [Cell(setting, model, lb, horizon, seed) for lb in lookbacks for seed in seeds]
+    cost = {"repeat": 0, "ridge": 1}
+    return sorted(out, key=lambda c: (c.setting != "multivariate", -cost.get(c.model, 2), -c.lookback, -c.horizon))
 
 
 def _every(windows: Windows, stride: int) -> Windows:
@@ -166,9 +225,9 @@ def _every(windows: Windows, stride: int) -> Windows:
     return windows.subset(keep)
 
 
-def run_model(data: ProtocolData, model: str, horizon: int, config: ETTh1Config) -> dict:
-    """Fit `model` on the protocol's training windows (validation windows for model selection), score on test."""
-    lookback = {"repeat": 1, "ridge": config.ridge_lookback}.get(model, config.rnn_lookback)
+def run_model(data: ProtocolData, cell: Cell, config: ETTh1Config) -> dict:
+    """Fit `cell`'s model on the protocol's training windows (validation windows for model selection), score on test."""
+    model, lookback, horizon = cell.model, cell.lookback, cell.horizon
     train, val, test = (protocol_windows(data, lookback, horizon, part) for part in ("train", "val", "test"))
     val, test = _every(val, config.eval_stride), _every(test, config.eval_stride)
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -180,44 +239,97 @@ def run_model(data: ProtocolData, model: str, horizon: int, config: ETTh1Config)
         forecast = ridge.predict(test)
         info = {"alpha": ridge.alpha_, "val_mse": ridge.best_val_loss_}
     else:
-        fit = fit_recurrent(model, config.recurrent, train, val, seed=config.seed)
+        fit = fit_recurrent(model, config.recurrent, train, val, seed=cell.seed or 0)
         forecast = predict_network(fit.network, test)
         info = {"val_mse": fit.best_val_loss, "epochs": fit.epochs, "best_epoch": fit.best_epoch}
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     return {
-        "setting": data.setting, "horizon": horizon, "model": model, "lookback": lookback,
+        "setting": data.setting, "horizon": horizon, "model": model, "lookback": lookback, "seed": cell.seed,
         **scores(forecast, test.targets(slice(None))),
         "n_train_windows": len(train), "n_test_windows": len(test), "seconds": round(seconds, 2),
         "cpu_seconds": round(cpu_seconds, 2), **info,
     }
 
 
-def run(config: ETTh1Config | None = None, *, frame: pd.DataFrame | None = None,
+@functools.lru_cache(maxsize=2)
+def _bundled(setting: str) -> ProtocolData:
+    return load_protocol(setting)
+
+
+def _run_cell(cell: Cell, config: ETTh1Config, frame: pd.DataFrame | None, threads: int) -> dict:
+    """One cell in a worker process (or in this one): its own thread count, the protocol data loaded once."""
+    torch.set_num_threads(threads)
+    data = _bundled(cell.setting) if frame is None else load_protocol(cell.setting, frame)
+    return run_model(data, cell, config)
+
+
+def run(config: ETTh1Config | None = None, *, frame: pd.DataFrame | None = None, workers: int = 1,
         log: Callable[[dict], None] | None = None) -> dict:
-    """Run every (setting, horizon, model) of `config`; returns a JSON-ready dict (rows in "results")."""
+    """Run every cell of `config` in `workers` processes; returns a JSON-ready dict (`result_document`).
+
+    `log` is called with each finished row, in the order rows finish. Each process trains on
+    torch's current thread count of this one.
+    """
     config = config or ETTh1Config()
     started = time.perf_counter()
-    results = []
-    for setting in config.settings:
-        data = load_protocol(setting, frame)
-        for horizon in config.horizons:
-            for model in config.models:
-                row = run_model(data, model, horizon, config)
-                results.append(row)
+    threads = torch.get_num_threads()
+    rows = []
+    if workers <= 1:
+        for cell in cells(config):
+            rows.append(_run_cell(cell, config, frame, threads))
+            if log is not None:
+                log(rows[-1])
+    else:
+        context = multiprocessing.get_context("spawn")  # no forked torch or Lightning state in the workers
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pending = [pool.submit(_run_cell, cell, config, frame, threads) for cell in cells(config)]
+            for done in as_completed(pending):
+                rows.append(done.result())
                 if log is not None:
-                    log(row)
+                    log(rows[-1])
+    return result_document(config, rows, seconds=time.perf_counter() - started, workers=workers)
+
+
+def _row_order(row: dict) -> tuple:
+    return (SETTINGS.index(row["setting"]), MODELS.index(row["model"]), row["lookback"], row["horizon"],
+            -1 if row.get("seed") is None else row["seed"])
+
+
+def summarize(rows: Sequence[dict]) -> list[dict]:
+    """Mean and sample standard deviation (None for one run) of MSE / MAE per (setting, model, lookback, horizon)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in sorted(rows, key=_row_order):
+        groups.setdefault((row["setting"], row["model"], row["lookback"], row["horizon"]), []).append(row)
+    out = []
+    for (setting, model, lookback, horizon), group in groups.items():
+        entry = {"setting": setting, "model": model, "lookback": lookback, "horizon": horizon, "runs": len(group),
+                 "seeds": [r.get("seed") for r in group if r.get("seed") is not None]}
+        for metric in ("mse", "mae"):
+            values = np.array([r[metric] for r in group])
+            entry[f"{metric}_mean"] = float(values.mean())
+            entry[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else None
+        entry["seconds_mean"] = round(float(np.mean([r["seconds"] for r in group])), 1)
+        out.append(entry)
+    return out
+
+
+def result_document(config: ETTh1Config, rows: Sequence[dict], *, seconds: float, workers: int = 1,
+                    complete: bool = True) -> dict:
+    """The JSON of a run: protocol, config, every row, the per-row mean/std summary and the published rows."""
     return {
         "benchmark": "etth1",
+        "complete": complete,
         "protocol": {"train_rows": [0, TRAIN_END], "val_rows": [TRAIN_END, VAL_END],
                      "test_rows": [VAL_END, TEST_END], "scaling": "z-score per column, training rows only",
                      "metrics": "MSE and MAE on the normalized scale, mean over test windows, steps and columns"},
         "config": config.to_dict(),
-        "results": results,
+        "results": sorted(rows, key=_row_order),
+        "summary": summarize(rows),
         "published": [{"setting": s, "model": m, "horizon": h, "mse": v[0], "mae": v[1]}
                       for (s, m), table in PUBLISHED.items() for h, v in table.items()],
-        "environment": {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "environment": {"torch": torch.__version__, "torch_threads": torch.get_num_threads(), "workers": workers,
                         "python": platform.python_version(), "machine": platform.machine()},
-        "seconds": round(time.perf_counter() - started, 1),
+        "seconds": round(seconds, 1),
     }
 
 
@@ -225,26 +337,27 @@ _LABELS = {"repeat": "repeat last value", "ridge": "Ridge over the lookback", "r
            "gru": "GRU", "lstm": "LSTM"}
 
 
-def markdown_table(result: dict, *, horizons: Sequence[int] | None = None) -> str:
-    """Our MSE / MAE beside the published rows, one table per setting (cells 'MSE / MAE', '-' if not run)."""
-    ours = result["results"]
-    horizons = sorted(horizons or {r["horizon"] for r in ours})
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def markdown_table(result: dict) -> str:
+    """One table per setting: mean and std of MSE / MAE per (model, lookback, horizon), then the published rows."""
+    horizons = {r["horizon"] for r in result["summary"]}
     lines = []
     for setting in SETTINGS:
-        rows = [r for r in ours if r["setting"] == setting]
+        rows = [r for r in result["summary"] if r["setting"] == setting]
         if not rows:
             continue
-        lines += [f"**{setting}** (MSE / MAE, normalized scale; lower is better)", "",
-                  "| model | " + " | ".join(str(h) for h in horizons) + " |",
-                  "|---|" + "---|" * len(horizons)]
-        for model in dict.fromkeys(r["model"] for r in rows):
-            cells = {r["horizon"]: f"{r['mse']:.3f} / {r['mae']:.3f}" for r in rows if r["model"] == model}
-            lookback = next(r["lookback"] for r in rows if r["model"] == model)
-            label = f"ours: {_LABELS[model]}" + (f" (L={lookback})" if model != "repeat" else "")
-            lines.append(f"| {label} | " + " | ".join(cells.get(h, "-") for h in horizons) + " |")
+        lines += [f"**{setting}** (normalized scale, lower is better; std over seeds, '-' for one run)", "",
+                  "| model | L | H | MSE mean | MSE std | MAE mean | MAE std | runs |", "|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            lookback = "-" if r["model"] == "repeat" else r["lookback"]
+            lines.append(f"| ours: {_LABELS[r['model']]} | {lookback} | {r['horizon']} | {_cell(r['mse_mean'])} | "
+                         f"{_cell(r['mse_std'])} | {_cell(r['mae_mean'])} | {_cell(r['mae_std'])} | {r['runs']} |")
         for (s, name), table in PUBLISHED.items():
-            if s == setting and any(h in table for h in horizons):
-                cells = [f"{table[h][0]:.3f} / {table[h][1]:.3f}" if h in table else "-" for h in horizons]
-                lines.append(f"| published: {name} | " + " | ".join(cells) + " |")
+            for h in sorted(horizons & set(table)) if s == setting else ():
+                mse, mae = table[h]
+                lines.append(f"| published: {name} | | {h} | {_cell(mse)} | | {_cell(mae)} | | |")
         lines.append("")
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from forecast.errors import TrainingError
 from forecast.models.distributions import nll_loss
 from forecast.models.networks import RecurrentNetwork
 from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS
+from forecast.models.training import decay_factor
 
 __all__ = ["CLASSIFY_TASKS", "LOSSES", "TASKS", "ForecastModule", "KeepBestWeights", "fit_trainer", "quiet_lightning"]
 
@@ -230,6 +231,8 @@ class ForecastModule(L.LightningModule):
         if self.lr_schedule == "plateau":
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
+        if self.lr_schedule == "decay":
+            return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.LambdaLR(opt, decay_factor)}
         return opt
 
 

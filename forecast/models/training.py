@@ -54,6 +54,16 @@ def make_logger(logger: Any) -> Any:
     raise InputError(f"logger must be one of {LOGGERS}, a Lightning logger or None, got {logger!r}")
 
 
+# lr_schedule="decay": epoch e (from 0) trains at lr * LR_DECAY_FACTOR ** max(0, e - LR_DECAY_START + 1).
+LR_DECAY_START = 3  # epochs 0, 1, 2 at the full rate
+LR_DECAY_FACTOR = 0.8
+
+
+def decay_factor(epoch: int) -> float:
+    """The multiple of the base learning rate that epoch `epoch` (from 0) trains with under lr_schedule="decay"."""
+    return LR_DECAY_FACTOR ** max(0, epoch - LR_DECAY_START + 1)
+
+
 def train_constraints() -> dict[str, list]:
     """The allowed values of every TrainConfig field, in scikit-learn's constraint language.
 
@@ -67,7 +77,7 @@ def train_constraints() -> dict[str, list]:
         "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "lr_schedule": [StrOptions({"cosine", "plateau"}), None],
+        "lr_schedule": [StrOptions({"cosine", "plateau", "decay"}), None],
         "gradient_clip_val": [Interval(Real, 0, None, closed="left"), None],
         "gradient_clip_algorithm": [StrOptions({"norm", "value"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -89,6 +99,9 @@ class TrainConfig:
 
     Each default is declared here once; estimators and the CLI read them (`DEFAULT_TRAIN.max_epochs`).
     Fields are checked by `validate()` when training starts (`train_constraints()` lists the allowed values).
+    lr_schedule: None (constant), "cosine" (annealed to 0 over max_epochs), "plateau" (halved when the
+    validation loss stalls) or "decay" (constant for LR_DECAY_START epochs, then multiplied by LR_DECAY_FACTOR
+    each epoch: SegRNN's "type3" rule, which lets long runs settle instead of over-fitting at a high rate).
     gradient_clip_val None or 0 trains without clipping. max_steps=-1: no step limit. patience: epochs
     without a lower validation loss before stopping (None: never stop early). checkpoint_dir: where
     `last.ckpt` is written after every epoch and resumed from by a later call with the same folder.

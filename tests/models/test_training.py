@@ -119,3 +119,24 @@ def test_same_seed_same_weights_when_the_network_is_built_inside_train():
     second = train(_network, _windows(64, 0), None, FAST, seed=5).network.state_dict()
     for name, value in first.items():
         assert torch.equal(value, second[name]), name
+
+
+def test_decay_schedule_keeps_the_rate_then_multiplies_it_by_the_factor_each_epoch():
+    import lightning as L
+
+    from forecast.models.training import LR_DECAY_FACTOR, LR_DECAY_START
+
+    class SeenRates(L.Callback):
+        def __init__(self) -> None:
+            self.rates: list[float] = []
+
+        def on_train_epoch_start(self, trainer, module) -> None:
+            self.rates.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    seen = SeenRates()
+    epochs = LR_DECAY_START + 3
+    config = TrainConfig(max_epochs=epochs, batch_size=16, lr=0.01, lr_schedule="decay")
+    result = train(_network, _windows(32, 0), _windows(16, 1), config, callbacks=[seen])
+    expected = [0.01] * LR_DECAY_START + [0.01 * LR_DECAY_FACTOR ** k for k in (1, 2, 3)]
+    assert seen.rates == pytest.approx(expected)
+    assert [row["lr"] for row in result.history] == pytest.approx(expected)
