@@ -47,6 +47,7 @@ class ModelEntry:
         batches of windows (predict takes `batch_size`) from the last `lookback` rows only.
     task: one of TASK_SUPPORT. known_future: predict takes the known-future values after the data
         (`predict(frame, future=...)`). target_transform: one of TRANSFORM_SUPPORT.
+    requires: the module of an optional extra the model needs (its fit says which extra to install).
     """
 
     name: str
@@ -60,6 +61,7 @@ class ModelEntry:
     saveable: bool = False
     recurrent: bool = False
     known_future: bool = False
+    requires: str = ""
 
     def build(self, *, shared: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
         """A new, unfitted model: the defaults, then `shared`, then `overrides` (see `build`)."""
@@ -286,6 +288,7 @@ def _load_builtin() -> None:
     from forecast.models.estimators import RNNForecaster
     from forecast.models.lagged import LagRegressor
     from forecast.models.state_features import RNNStateFeatures, StatePipelineForecaster
+    from forecast.models.statistical import DEFAULT_MAX_HISTORY, StatisticalForecaster
 
     for cell, text in (("rnn", "Elman RNN"), ("gru", "GRU"), ("lstm", "LSTM")):
         register(ModelEntry(cell, RNNForecaster, {"cell": cell}, _rnn_space, family="recurrent",
@@ -316,6 +319,13 @@ def _load_builtin() -> None:
                             {"encoder": RNNStateFeatures(cell=cell), "regressor": Ridge(alpha=1.0)}, _state_space,
                             family="state", description=f"Ridge on the final state of a {text} encoder",
                             saveable=True))
+    for name, text in (("autoets", "AutoETS: exponential smoothing, state space, chosen by AICc"),
+                       ("autoarima", "AutoARIMA: seasonal ARIMA, orders chosen stepwise"),
+                       ("autotheta", "AutoTheta: the best of the Theta family"),
+                       ("mstl", "MSTL: multiple seasonal decomposition, ETS on the trend")):
+        register(ModelEntry(name, StatisticalForecaster, {"model": name}, family="statistical",
+                            description=f"{text} (statsforecast; fits the latest {DEFAULT_MAX_HISTORY} rows)",
+                            requires="statsforecast"))
     register(ModelEntry("always_up", AlwaysUp, family="direction", target_transform="refused", task="direction",
                         description="direction benchmark: always up, P(up) = the training up share (at least 0.5)"))
     register(ModelEntry("persist_direction", PersistDirection, family="direction", target_transform="refused",
