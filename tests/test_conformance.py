@@ -79,10 +79,21 @@ def panel_frame() -> pd.DataFrame:
     return pd.concat([a.assign(site="b"), b.assign(site="a")])  # unsorted ids on purpose
 
 
+def _same(x, y) -> bool:
+    """Equal values; estimators by class and parameters; lists and tuples (an ensemble's (name, model)
+    members) element by element."""
+    if isinstance(x, list | tuple):
+        return type(x) is type(y) and len(x) == len(y) and all(_same(u, v) for u, v in zip(x, y, strict=True))
+    return _params_equal({"v": x}, {"v": y})
+
+
 def _params_equal(a: dict, b: dict) -> bool:
     for key in a:
         x, y = a[key], b[key]
-        if hasattr(x, "get_params"):
+        if isinstance(x, list | tuple):
+            if not _same(x, y):
+                return False
+        elif hasattr(x, "get_params"):
             if type(x) is not type(y) or not _params_equal(x.get_params(), y.get_params()):
                 return False
         elif x != y and not (x is None and y is None):

@@ -103,10 +103,10 @@ def handle(args: argparse.Namespace) -> int:
 
     begin(args)
     models = list(dict.fromkeys(args.models)) if args.models else None  # None: the library's default by task
-    unknown = [m for m in models or () if m not in registry.names()]
+    unknown = [m for m in models or () if not registry.known(m)]
     if unknown:
         raise InputError(f"unknown model(s) {', '.join(map(repr, unknown))} in --models; "
-                         f"choose from: {', '.join(registry.names())}")
+                         f"choose from: {', '.join(registry.names())} (see `forecast models`)")
     spec = window_spec(args, _series_column(args.data, args.id_col))
     frame = read(args.data, args.time_col, spec.id_col, spec.numeric_inputs, missing=args.missing, sort=args.sort)
     needed = [*spec.columns, *([spec.id_col] if spec.id_col else [])]
