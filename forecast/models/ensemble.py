@@ -112,8 +112,6 @@ class EnsembleForecaster(_BaseComposition, Forecaster):
         return self
 
     def _stacked_weights(self, members: list, frame: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
-        from scipy.optimize import nnls
-
         times = frame.index.unique().sort_values()
         n_val = (int(len(times) * self.validation_size) if isinstance(self.validation_size, Real)
                  and not isinstance(self.validation_size, Integral) else int(self.validation_size))
@@ -121,34 +119,17 @@ class EnsembleForecaster(_BaseComposition, Forecaster):
             raise InputError(f"validation_size={self.validation_size!r} holds back {n_val} of {len(times)} time "
                              f"steps; it must hold back at least the horizon ({spec.horizon}) and leave rows to fit")
         early = frame[frame.index < times[-n_val]]
-        since = early.index.max()
-        fitted = [clone(model).fit(early, spec) for _, model in members]
-        forecasts = self._stack(fitted, frame)
-        forecasts = forecasts[pd.to_datetime(forecasts["origin"]) >= since]
-        actual = long_actuals(frame, list(spec.targets), spec.id_col)
-        keys = [*([spec.id_col] if spec.id_col else []), "target"]
-        if "target" not in forecasts:
-            forecasts = forecasts.assign(target=spec.targets[0])
-        joined = forecasts.assign(timestamp=pd.to_datetime(forecasts["timestamp"]).dt.as_unit("ns")).merge(
-            actual, on=[*keys, "timestamp"], how="inner")
-        columns = [f"_m{k}" for k in range(len(members))]
-        joined = joined[np.isfinite(joined[[*columns, "actual"]].to_numpy(dtype=np.float64)).all(axis=1)]
-        if len(joined) < len(members):
-            raise InputError(f"a stacked ensemble needs forecasts to score in the last {n_val} time steps; got "
-                             f"{len(joined)}: use a larger validation_size or a shorter lookback/horizon")
-        weights, _ = nnls(joined[columns].to_numpy(dtype=np.float64), joined["actual"].to_numpy(dtype=np.float64))
+        since = _ns([early.index.max()])[0]  # zoned data: UTC, as forecasts frames hold their times
+        outs = [clone(model).fit(early, spec).predict(frame, origin="all") for _, model in members]
+        outs = [out[_ns(out["origin"]) >= since] for out in outs]
+        weights = nnls_weights(stack_forecasts(outs, spec), frame, spec)
+        if weights is None:
+            raise InputError(f"a stacked ensemble needs forecasts to score in the last {n_val} time steps; "
+                             "use a larger validation_size or a shorter lookback/horizon")
         return weights
 
     def _stack(self, models: list, frame: pd.DataFrame, origin: str | pd.Timestamp = "all") -> pd.DataFrame:
-        """The first member's forecasts frame with every member's forecast as `_m0`, `_m1`, ... (by row keys)."""
-        outs = [model.predict(frame, origin=origin) for model in models]
-        keys = [c for c in outs[0].columns if c != "forecast" and c in ("origin", "timestamp", "step", "target",
-                                                                       self.spec_.id_col)]
-        base = outs[0][keys].copy()
-        for k, out in enumerate(outs):
-            base = base.merge(out[[*keys, "forecast"]].rename(columns={"forecast": f"_m{k}"}), on=keys, how="left")
-        base.attrs = dict(outs[0].attrs)
-        return base
+        return stack_forecasts([model.predict(frame, origin=origin) for model in models], self.spec_)
 
     def predict(self, frame: pd.DataFrame, *, origin: str | pd.Timestamp = "last") -> pd.DataFrame:
         """The combined forecasts frame (the members' origins; reads rows up to each origin only)."""
@@ -166,3 +147,40 @@ class EnsembleForecaster(_BaseComposition, Forecaster):
         check_is_fitted(self, "members_")
         for _, model in self.members_:
             model.check_columns(frame, source)
+
+
+def _ns(values) -> np.ndarray:
+    """Timestamps as int64 nanoseconds (UTC for zoned ones)."""
+    return pd.DatetimeIndex(pd.to_datetime(values)).as_unit("ns").asi8
+
+
+def stack_forecasts(outs: list[pd.DataFrame], spec: WindowSpec) -> pd.DataFrame:
+    """The first forecasts frame's rows with every frame's forecast as `_m0`, `_m1`, ... (matched on
+    [id], origin, timestamp, step[, target]; NaN where a frame lacks the row)."""
+    keys = [c for c in ([spec.id_col] if spec.id_col else []) + ["origin", "timestamp", "step", "target"]
+            if c in outs[0].columns]
+    base = outs[0][keys].copy()
+    for k, out in enumerate(outs):
+        base = base.merge(out[[*keys, "forecast"]].rename(columns={"forecast": f"_m{k}"}), on=keys, how="left")
+    base.attrs = dict(outs[0].attrs)
+    return base
+
+
+def nnls_weights(stacked: pd.DataFrame, frame: pd.DataFrame, spec: WindowSpec) -> np.ndarray | None:
+    """Non-negative least-squares weights of the `_m*` forecast columns of `stacked` (see `stack_forecasts`)
+    against the actuals `frame` holds at their timestamps; None when fewer rows than members can be scored.
+    The caller chooses which forecasts to pass: held-back ones, never the test part's."""
+    from scipy.optimize import nnls
+
+    columns = [c for c in stacked.columns if c.startswith("_m")]
+    actual = long_actuals(frame, list(spec.targets), spec.id_col)
+    keys = [*([spec.id_col] if spec.id_col else []), "target"]
+    if "target" not in stacked:
+        stacked = stacked.assign(target=spec.targets[0])
+    joined = stacked.assign(timestamp=pd.to_datetime(stacked["timestamp"]).dt.as_unit("ns")).merge(
+        actual, on=[*keys, "timestamp"], how="inner")
+    joined = joined[np.isfinite(joined[[*columns, "actual"]].to_numpy(dtype=np.float64)).all(axis=1)]
+    if len(joined) < len(columns):
+        return None
+    weights, _ = nnls(joined[columns].to_numpy(dtype=np.float64), joined["actual"].to_numpy(dtype=np.float64))
+    return weights

@@ -14,6 +14,7 @@ from typing import Any
 from forecast.config import WindowSpec
 from forecast.data.sources.files import MISSING_POLICIES
 from forecast.errors import InputError
+from forecast.models.ensemble import COMBINERS
 from forecast.models.training import DEFAULT_TRAIN
 
 PRUNERS = ("median", "hyperband", "none")
@@ -31,6 +32,8 @@ class SweepConfig:
     `missing` applies to the columns the spec reads only ("error" names the first hole).
     intervals: nominal levels (e.g. [0.8, 0.95]): the test-part leaderboard wraps each family's best and
     the benchmarks in conformal intervals and scores their coverage, width, Winkler score and CRPS.
+    ensemble_top_k: 0 (none), or k >= 2: the test-part leaderboard adds the `ensemble` (mean, median or
+    stacked: non-negative weights fitted on validation forecasts) of the k families best on validation.
     """
 
     data: str
@@ -56,6 +59,8 @@ class SweepConfig:
     sort: bool = False
     missing: str = "error"
     intervals: tuple[float, ...] = ()
+    ensemble_top_k: int = 0
+    ensemble: str = "stacked"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -183,6 +188,9 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "grace_period": _whole(1), "max_retry": _whole(0), "time_col": _text(optional=True),
     "sort": lambda v: None if isinstance(v, bool) else "true or false",
     "missing": _choice(MISSING_POLICIES), "intervals": _levels,
+    "ensemble_top_k": lambda v: None if isinstance(v, int) and not isinstance(v, bool) and v != 1 and v >= 0
+    else "0 (no ensemble) or a whole number >= 2 (the families best on validation it combines)",
+    "ensemble": _choice(COMBINERS),
 }
 
 
