@@ -1,6 +1,7 @@
 """Issue 18: does the best recurrent model beat the statistical opponents (AutoETS, AutoARIMA, AutoTheta,
 MSTL from statsforecast) and their ensembles? One rolling-origin backtest per task (same origins for every
-model, one fit before the test period), then a Diebold-Mariano test of the recurrent model against each
+model, one fit before the test period; each origin date forecast from the data cut there, so the
+statistical models, which run forward once per origin, forecast only the test origins), then a Diebold-Mariano test of the recurrent model against each
 other model on absolute error (`forecast.leaderboard.dm_against`, the convention of every leaderboard).
 
     python experiments/stats_opponents.py --task seattle_h1        # -> runs/stats_opponents/seattle_h1/
@@ -78,7 +79,7 @@ def main() -> None:
     ensembles = [e.format(rnn=args.recurrent) for e in args.ensembles.split(",") if e]
     models = [args.recurrent, *[m for m in args.models.split(",") if m], *ensembles, "seasonal_naive"]
     started = time.perf_counter()
-    result = backtest(models, frame, spec, test_size=0.2, stride=args.stride or stride,
+    result = backtest(models, frame, spec, test_size=0.2, stride=args.stride or stride, predict_each_origin=True,
                       params={"max_epochs": args.epochs, "seed": args.seed, "progress_bar": False, **params},
                       progress=False, out=Path(args.out) / args.task)
     result.write(Path(args.out) / args.task, plots=False)

@@ -89,3 +89,25 @@ def test_cli_lists_the_statistical_models(capsys):
     for name in ("autoets", "autoarima", "autotheta", "mstl", "naive", "gru"):
         assert name in listed
     assert "forecast[stats]" in listed["mstl"] and "forecast[stats]" not in listed["naive"]
+
+
+@pytest.mark.slow
+def test_cli_backtests_a_statistical_model_origin_by_origin(tmp_path, capsys):
+    """`--each-origin` forecasts each test origin from the data cut there (the statistical models run forward
+    once per origin, so they forecast only those); the scores equal those of one predict over all origins."""
+    pytest.importorskip("statsforecast")
+    from _cli_data import long_frame
+
+    from forecast.cli import main
+
+    path = tmp_path / "data.csv"
+    long_frame(n_series=2, n_rows=80).to_csv(path, index=False)
+    common = [str(path), "--id-col", "site", "--target", "y", "--lookback", "7", "--horizon", "2",
+              "--models", "autotheta", "--no-plots", "--threads", "1"]
+    assert main(["backtest", *common, "--each-origin", "--out", str(tmp_path / "each")]) == 0
+    assert main(["backtest", *common, "--out", str(tmp_path / "all")]) == 0
+    capsys.readouterr()
+    each = pd.read_csv(tmp_path / "each" / "leaderboard.csv").set_index("model")
+    every = pd.read_csv(tmp_path / "all" / "leaderboard.csv").set_index("model")
+    assert each.loc["autotheta", "n"] == every.loc["autotheta", "n"] > 0
+    assert each.loc["autotheta", "mae"] == pytest.approx(every.loc["autotheta", "mae"], rel=1e-9)

@@ -69,6 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refit-every", type=positive_int, metavar="K",
                    help="refit every K origins on an expanding window (default: fit once before the test)")
     p.add_argument("--stride", type=positive_int, default=1, help="forecast from every Nth origin (default 1)")
+    p.add_argument("--each-origin", action="store_true",
+                   help="forecast each test origin from the data cut there, instead of all origins at once: "
+                        "much faster for the statistical models (autoets, autoarima, ...), which run forward "
+                        "once per origin; slower for the others")
     p.add_argument("--epochs", type=positive_int,
                    help=f"maximum training epochs of RNNs (default: the models' own, {DEFAULT_TRAIN.max_epochs})")
     p.add_argument("--hidden-size", type=positive_int, help="hidden units of RNNs (default 64)")
@@ -120,6 +124,7 @@ def handle(args: argparse.Namespace) -> int:
     result = backtest(
         models, frame, spec, test_size=args.test_size, refit_every=args.refit_every, stride=args.stride,
         params={k: v for k, v in params.items() if v is not None}, season=args.season,
+        predict_each_origin=args.each_origin,
         progress=show_progress(args), out=args.out,
     )
     paths = result.write(args.out, plots=not args.no_plots)
