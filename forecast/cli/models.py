@@ -6,15 +6,13 @@ import argparse
 
 from forecast.cli.common import add_command
 
+DESCRIPTION = ("List the registered models: name, family, whether `forecast fit` can save it, the optional extra "
+               "it needs, and what it is.\n\nexample: forecast models")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = add_command(
-        sub, "models",
-        help="list the models --models and --model accept",
-        description="List the registered models: name, family, whether `forecast fit` can save it, the optional "
-        "extra it needs, and what it is.\n\nexample: forecast models",
-    )
-    p.set_defaults(handler=handle)
+    add_command(sub, "models", help="list the models --models and --model accept",
+                description=DESCRIPTION).set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
