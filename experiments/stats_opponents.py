@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -58,6 +59,10 @@ def main() -> None:
                    "ensemble_stacked:{rnn}+autoets+autotheta",
                    help="comma-separated ensemble names; {rnn} is replaced by --recurrent")
     p.add_argument("--models", default=",".join(STATS), help="the statistical models (default all four)")
+    p.add_argument("--mean-of", default="",
+                   help="comma-separated member lists like '{rnn}+autoets+mstl': their mean ensemble computed from "
+                        "the members' forecasts of this run (identical to ensemble_mean:..., whose members are "
+                        "fitted the same way, without fitting them twice)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--stride", type=int, help="forecast every k-th origin date (default: the task's)")
@@ -83,14 +88,22 @@ def main() -> None:
                       params={"max_epochs": args.epochs, "seed": args.seed, "progress_bar": False, **params},
                       progress=False, out=Path(args.out) / args.task)
     result.write(Path(args.out) / args.task, plots=False)
-    joined = join_actuals(result.forecasts, result.actuals, target=spec.targets[0], id_col=spec.id_col)
+    forecasts, timings = result.forecasts, result.timings.set_index("model")
+    for members in (m.format(rnn=args.recurrent).split("+") for m in args.mean_of.split(",") if m):
+        name = "ensemble_mean:" + "+".join(members)
+        keys = [c for c in forecasts.columns if c in (spec.id_col, "origin", "timestamp", "step", "target")]
+        wide = forecasts[forecasts["model"].isin(members)].set_index([*keys, "model"])["forecast"].unstack("model")
+        mean = wide[members].mean(axis=1, skipna=False).rename("forecast").reset_index().assign(model=name)
+        forecasts = pd.concat([forecasts, mean], ignore_index=True)
+        timings.loc[name] = timings.loc[members, ["fit_seconds", "predict_seconds"]].sum()
+    joined = join_actuals(forecasts, result.actuals, target=spec.targets[0], id_col=spec.id_col)
     dm = dm_against(joined, args.recurrent, loss="absolute", horizon=spec.horizon).set_index("model")
-    board = result.leaderboard.set_index("model")
-    timings = result.timings.set_index("model") if "model" in result.timings else result.timings
+    vs_naive = dm_against(joined, "naive", loss="absolute", horizon=spec.horizon).set_index("model")
+    mae = (joined["actual"] - joined["forecast"]).abs().groupby(joined["model"]).mean().sort_values()
     rows = []
-    for model in board.index:
-        rows.append({"model": model, "mae": round(float(board.loc[model, "mae"]), 4),
-                     "p_vs_naive_better": _round(board.loc[model, "dm_p_better"]),
+    for model in mae.index:
+        rows.append({"model": model, "mae": round(float(mae[model]), 6),
+                     "p_vs_naive_better": None if model == "naive" else _round(vs_naive.loc[model, "dm_p_better"]),
                      "p_rnn_better": None if model == args.recurrent else _round(dm.loc[model, "dm_p_worse"]),
                      "p_rnn_worse": None if model == args.recurrent else _round(dm.loc[model, "dm_p_better"]),
                      "fit_seconds": round(float(timings.loc[model, "fit_seconds"]), 1),
