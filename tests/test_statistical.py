@@ -111,3 +111,13 @@ def test_cli_backtests_a_statistical_model_origin_by_origin(tmp_path, capsys):
     every = pd.read_csv(tmp_path / "all" / "leaderboard.csv").set_index("model")
     assert each.loc["autotheta", "n"] == every.loc["autotheta", "n"] > 0
     assert each.loc["autotheta", "mae"] == pytest.approx(every.loc["autotheta", "mae"], rel=1e-9)
+
+
+def test_a_series_it_was_not_fitted_on_gets_nan_forecasts():
+    """A panel series that starts after the training rows (a stock listed later) has no fitted model."""
+    pytest.importorskip("statsforecast")
+    a, b = _hourly(300).assign(site="a"), _hourly(300).assign(site="b")
+    spec = WindowSpec("y", lookback=24, horizon=2, id_col="site")
+    out = registry.build("autotheta").fit(a, spec).predict(pd.concat([a, b]))
+    assert np.isfinite(out.loc[out["site"] == "a", "forecast"]).all()
+    assert out.loc[out["site"] == "b", "forecast"].isna().all()

@@ -12,7 +12,8 @@ trend model forward on the history with those profiles removed.
 statsforecast is an optional extra (`pip install 'forecast[stats]'`); it is imported only here, only when
 a model is fitted, so `import forecast` works without it (and on pandas 3, which statsforecast 2 refuses).
 Gaps inside the used history are filled by linear interpolation (statsforecast needs complete series).
-Forecasts are NaN from origins whose history is too short for the fitted model (ARIMA's differences).
+Forecasts are NaN from origins whose history is too short for the fitted model (ARIMA's differences),
+and for series the model was not fitted on (one that starts after the training rows).
 These models are not saved: refitting takes seconds; `save` refuses with that message.
 """
 
@@ -161,13 +162,11 @@ class StatisticalForecaster(WindowedForecaster):
         horizon, targets = spec.horizon, panel.column_index(spec.targets)
         known = {s: k for k, s in enumerate(self.fit_series_)}
         ids = [None if s is None else str(s) for s in panel.series]
-        unknown = [s for s in ids if s not in known]
-        if unknown:
-            raise InputError(f"prediction frame: series {unknown[:5]} were not in the training frame; "
-                             f"{self.model} is fitted per series: fit it on them first")
         series = np.searchsorted(panel.offsets, windows.origins, side="right") - 1  # [N]
-        out = np.full((len(windows.origins), horizon, len(targets)), np.nan)
+        out = np.full((len(windows.origins), horizon, len(targets)), np.nan)  # NaN: a series it was not fit on
         for i, (o, s) in enumerate(zip(windows.origins, series, strict=True)):  # statsforecast forwards per origin
+            if ids[s] not in known:
+                continue
             start = panel.offsets[s] if self.max_history is None else max(panel.offsets[s], o - self.max_history + 1)
             for j, column in enumerate(targets):
                 k = known[ids[s]] * len(targets) + j
