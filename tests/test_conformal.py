@@ -137,6 +137,8 @@ SMALL = {"hidden_size": 4, "max_epochs": 1, "batch_size": 32, "progress_bar": Fa
 
 @pytest.mark.parametrize("name", [n for n in registry.names() if registry.get(n).task != "direction"])
 def test_every_value_model_gets_intervals_through_the_registry(name):
+    if registry.get(name).requires:
+        pytest.importorskip(registry.get(name).requires)
     rng = np.random.default_rng(6)
     t = np.arange(120)
     frame = pd.DataFrame({"y": 10 + 3 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 0.3, 120)},
@@ -144,6 +146,10 @@ def test_every_value_model_gets_intervals_through_the_registry(name):
     model = registry.build(name, shared=SMALL, intervals=(0.8, 0.95))
     assert isinstance(model, ConformalForecaster)
     out = model.fit(frame.iloc[:100], WindowSpec("y", lookback=7, horizon=2)).predict(frame, origin="all")
+    if registry.get(name).family == "statistical":  # NaN from origins too early for the model (ARIMA's differences)
+        early = out["forecast"].isna().to_numpy()
+        assert (out.loc[early, "origin"] < frame.index[30]).all()
+        out = out[~early]
     bounds = out[["lower_95", "lower_80", "forecast", "upper_80", "upper_95"]].to_numpy()
     assert (bounds[:, :-1] <= bounds[:, 1:]).all()  # infinite bounds (no errors known yet) included
     assert np.isfinite(bounds[out["origin"].to_numpy() >= frame.index[99]]).all()

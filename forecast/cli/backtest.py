@@ -71,6 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refit-every", type=positive_int, metavar="K",
                    help="refit every K origins on an expanding window (default: fit once before the test)")
     p.add_argument("--stride", type=positive_int, default=1, help="forecast from every Nth origin (default 1)")
+    p.add_argument("--each-origin", action="store_true",
+                   help="forecast each test origin from the data cut there, instead of all origins at once: "
+                        "much faster for the statistical models (autoets, autoarima, ...), which run forward "
+                        "once per origin; slower for the others")
     add_rnn_options(p, who=" of RNNs")  # the network and training options fit takes too
     p.add_argument("--hidden-size", type=positive_int, help="hidden units of RNNs (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -105,10 +109,10 @@ def handle(args: argparse.Namespace) -> int:
 
     begin(args)
     models = list(dict.fromkeys(args.models)) if args.models else None  # None: the library's default by task
-    unknown = [m for m in models or () if m not in registry.names()]
+    unknown = [m for m in models or () if not registry.known(m)]
     if unknown:
         raise InputError(f"unknown model(s) {', '.join(map(repr, unknown))} in --models; "
-                         f"choose from: {', '.join(registry.names())}")
+                         f"choose from: {', '.join(registry.names())} (see `forecast models`)")
     spec = window_spec(args, _series_column(args.data, args.id_col))
     frame = read(args.data, args.time_col, spec.id_col, spec.numeric_inputs, missing=args.missing, sort=args.sort)
     needed = [*spec.columns, *([spec.id_col] if spec.id_col else [])]
@@ -122,6 +126,7 @@ def handle(args: argparse.Namespace) -> int:
     result = backtest(
         models, frame, spec, test_size=args.test_size, refit_every=args.refit_every, stride=args.stride,
         params={k: v for k, v in params.items() if v is not None or k == "patience"}, season=args.season,
+        predict_each_origin=args.each_origin,
         progress=show_progress(args), out=args.out,
     )
     paths = result.write(args.out, plots=not args.no_plots)

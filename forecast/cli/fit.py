@@ -75,7 +75,7 @@ def _build_model(args: argparse.Namespace):
     from forecast.errors import InputError
     from forecast.models import registry
 
-    if args.model in registry.names() and not registry.get(args.model).saveable:
+    if registry.known(args.model) and not registry.get(args.model).saveable:
         saveable = [n for n in registry.names() if registry.get(n).saveable]
         raise InputError(f"model {args.model!r} cannot be saved for `forecast predict`; "
                          f"choose one of: {', '.join(saveable)}")

@@ -47,6 +47,7 @@ class ModelEntry:
         batches of windows (predict takes `batch_size`) from the last `lookback` rows only.
     task: one of TASK_SUPPORT. known_future: predict takes the known-future values after the data
         (`predict(frame, future=...)`). target_transform: one of TRANSFORM_SUPPORT.
+    requires: the module of an optional extra the model needs (its fit says which extra to install).
     """
 
     name: str
@@ -60,6 +61,7 @@ class ModelEntry:
     saveable: bool = False
     recurrent: bool = False
     known_future: bool = False
+    requires: str = ""
 
     def build(self, *, shared: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
         """A new, unfitted model: the defaults, then `shared`, then `overrides` (see `build`)."""
@@ -161,12 +163,36 @@ def names() -> list[str]:
 
 
 def get(name: str) -> ModelEntry:
-    """The entry for `name`; the error lists the valid names."""
+    """The entry for `name`; the error lists the valid names. An ensemble of named members
+    (`ensemble_mean:ridge+autoets`, see `forecast.models.ensemble`) gets its base entry with those members."""
     _load_builtin()
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
+    from forecast.models.ensemble import parse_ensemble_name
+
+    parsed = parse_ensemble_name(name, _REGISTRY)
+    if parsed is None:
+        raise KeyError(f"unknown model {name!r}; choose from: {', '.join(_REGISTRY)} "
+                       "(or an ensemble such as ensemble_mean:ridge+naive)")
+    base, members = parsed
+    unknown = [m for m in members if m not in _REGISTRY]
+    if unknown:
+        raise KeyError(f"ensemble {name!r}: unknown member(s) {', '.join(map(repr, unknown))}; "
+                       f"choose from: {', '.join(_REGISTRY)}")
+    from dataclasses import replace
+
+    entry = _REGISTRY[base]
+    return replace(entry, name=name, defaults={**entry.defaults, "members": [(m, build(m)) for m in members]})
+
+
+def known(name: str) -> bool:
+    """Whether `name` is a registered model or a well-formed ensemble of registered ones (a malformed
+    ensemble name raises the InputError that says the syntax)."""
+    try:
+        get(name)
     except KeyError:
-        raise KeyError(f"unknown model {name!r}; choose from: {', '.join(_REGISTRY)}") from None
+        return False
+    return True
 
 
 def build(name: str, /, *, shared: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
@@ -311,9 +337,11 @@ def _load_builtin() -> None:
 
     from forecast.models import naive
     from forecast.models.direction import AlwaysUp, PersistDirection
+    from forecast.models.ensemble import EnsembleForecaster
     from forecast.models.estimators import RNNForecaster
     from forecast.models.lagged import LagRegressor
     from forecast.models.state_features import RNNStateFeatures, StatePipelineForecaster
+    from forecast.models.statistical import DEFAULT_MAX_HISTORY, StatisticalForecaster
 
     for cell, text in (("rnn", "Elman RNN"), ("gru", "GRU"), ("lstm", "LSTM")):
         register(ModelEntry(cell, RNNForecaster, {"cell": cell}, _rnn_space, family="recurrent",
@@ -344,6 +372,19 @@ def _load_builtin() -> None:
                             {"encoder": RNNStateFeatures(cell=cell), "regressor": Ridge(alpha=1.0)}, _state_space,
                             family="state", description=f"Ridge on the final state of a {text} encoder",
                             saveable=True))
+    for name, text in (("autoets", "AutoETS: exponential smoothing, state space, chosen by AICc"),
+                       ("autoarima", "AutoARIMA: seasonal ARIMA, orders chosen stepwise"),
+                       ("autotheta", "AutoTheta: the best of the Theta family"),
+                       ("mstl", "MSTL: multiple seasonal decomposition, ETS on the trend")):
+        register(ModelEntry(name, StatisticalForecaster, {"model": name}, family="statistical",
+                            description=f"{text} (statsforecast; fits the latest {DEFAULT_MAX_HISTORY} rows)",
+                            requires="statsforecast"))
+    naive_members = [("naive", naive.Naive()), ("seasonal_naive", naive.SeasonalNaive()), ("drift", naive.Drift())]
+    for combine, text in (("mean", "mean of its members' forecasts"), ("median", "median of its members' forecasts"),
+                          ("stacked", "non-negative weights (NNLS) fitted on held-back forecasts before the test")):
+        register(ModelEntry(f"ensemble_{combine}", EnsembleForecaster, {"members": naive_members, "combine": combine},
+                            family="ensemble", description=f"ensemble: {text}; name the members as "
+                            f"ensemble_{combine}:ridge+autoets+gru (default: naive+seasonal_naive+drift)"))
     register(ModelEntry("always_up", AlwaysUp, family="direction", target_transform="refused", task="direction",
                         description="direction benchmark: always up, P(up) = the training up share (at least 0.5)"))
     register(ModelEntry("persist_direction", PersistDirection, family="direction", target_transform="refused",

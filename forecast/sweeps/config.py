@@ -14,6 +14,7 @@ from typing import Any
 from forecast.config import WindowSpec
 from forecast.data.sources.files import MISSING_POLICIES
 from forecast.errors import InputError
+from forecast.models.ensemble import COMBINERS
 from forecast.models.training import DEFAULT_TRAIN
 
 PRUNERS = ("median", "hyperband", "none")
@@ -39,6 +40,8 @@ class SweepConfig:
     (forecast.sweeps.tracking); None records nothing there.
     metric: what trials are chosen by on the validation part (METRICS); crps and interval_score need
     `intervals` (the levels they score).
+    ensemble_top_k: 0 (none), or k >= 2: the test-part leaderboard adds the `ensemble` (mean, median or
+    stacked: non-negative weights fitted on validation forecasts) of the k families best on validation.
     """
 
     data: str
@@ -65,6 +68,8 @@ class SweepConfig:
     missing: str = "error"
     intervals: tuple[float, ...] = ()
     mlflow: str | None = None
+    ensemble_top_k: int = 0
+    ensemble: str = "stacked"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -192,6 +197,9 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "grace_period": _whole(1), "max_retry": _whole(0), "time_col": _text(optional=True),
     "sort": lambda v: None if isinstance(v, bool) else "true or false",
     "missing": _choice(MISSING_POLICIES), "intervals": _levels, "mlflow": _text(optional=True),
+    "ensemble_top_k": lambda v: None if isinstance(v, int) and not isinstance(v, bool) and v != 1 and v >= 0
+    else "0 (no ensemble) or a whole number >= 2 (the families best on validation it combines)",
+    "ensemble": _choice(COMBINERS),
 }
 
 

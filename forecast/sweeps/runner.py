@@ -209,6 +209,14 @@ def evaluate_best(config: SweepConfig, study: optuna.Study, frame: pd.DataFrame 
         timings[label] = {"fit_seconds": fit_seconds, "predict_seconds": time.perf_counter() - started}
         forecasts[label] = split.targets_in(predicted, part=2)
         fitted[label] = model
+    if config.ensemble_top_k:
+        from forecast.sweeps.ensemble import sweep_ensemble
+
+        labels = {family: board_label(family, trial) for family, trial in best.items()}
+        emitted = sweep_ensemble(split, objective, best, forecasts, labels, k=config.ensemble_top_k,
+                                 combine=config.ensemble, seed=config.seed, max_epochs=config.max_epochs)
+        if emitted is not None:
+            label, forecasts[label], timings[label] = emitted
     board = build_leaderboard(forecasts, frame, target=config.spec.targets[0] if len(config.spec.targets) == 1
                               else None, id_col=config.spec.id_col, benchmark="naive", timings=timings)
     chosen = chosen_family(best)
