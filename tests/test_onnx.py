@@ -98,7 +98,11 @@ def test_onnx_panel_with_embeddings_and_known_future(tmp_path):
     session = load_onnx(path).session_
     assert {i.name for i in session.get_inputs()} == {"x", "series", "codes", "future"}
     assert {i.name for i in session.get_overridable_initializers()} == {"h0"}  # optional: zeros by default
-    assert _max_diff(model.predict(frame, origin="all"), load_onnx(path).predict(frame, origin="all")) < 1e-5
+    torch_out = model.predict(frame, origin="all")
+    # Prices near $600 (forecast from the origin's value, normalize="last"): one float32 step there is 6e-5,
+    # so parity is asked relative to the level (float32's epsilon is 1.2e-7); Seattle's tests keep 1e-5.
+    relative = _max_diff(torch_out, load_onnx(path).predict(frame, origin="all")) / torch_out["forecast"].abs().max()
+    assert relative < 1e-7
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,12 @@ exact because the scaler and the target transforms are increasing functions of o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from scipy import stats
-from torch.nn import functional as F
+
+if TYPE_CHECKING:  # torch is imported by the training functions only: the CLI and ONNX predict read
+    import torch  # DISTRIBUTIONS and the NumPy functions without it
 
 DISTRIBUTIONS = ("normal", "studentt")
 _N_PARAMETERS = {"normal": 2, "studentt": 3}
@@ -35,6 +36,8 @@ def n_parameters(kind: str) -> int:
 
 def torch_parameters(raw: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
     """Raw head outputs [..., P] -> {loc, scale[, df]} tensors [...], scale > 0 and df > 2."""
+    from torch.nn import functional as F
+
     params = {"loc": raw[..., 0], "scale": F.softplus(raw[..., 1]) + MIN_SCALE}
     if kind == "studentt":
         params["df"] = F.softplus(raw[..., 2]) + MIN_DF
@@ -43,6 +46,8 @@ def torch_parameters(raw: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
 
 def distribution(raw: torch.Tensor, kind: str) -> torch.distributions.Distribution:
     """The torch distribution whose parameters the raw head outputs [..., P] give."""
+    import torch
+
     p = torch_parameters(raw, kind)
     if kind == "studentt":
         return torch.distributions.StudentT(p["df"], p["loc"], p["scale"], validate_args=False)
@@ -64,6 +69,8 @@ def parameters(raw: np.ndarray, kind: str) -> dict[str, np.ndarray]:
 
 
 def _frozen(raw: np.ndarray, kind: str):
+    from scipy import stats  # imported here: the CLI reads DISTRIBUTIONS without SciPy's start-up
+
     p = parameters(raw, kind)
     if kind == "studentt":
         return stats.t(p["df"][..., None], loc=p["loc"][..., None], scale=p["scale"][..., None])
