@@ -374,16 +374,27 @@ def load_table(
         raise InputError(f"{source}: no columns found; expected a header line")
     if frame.empty:
         raise InputError(f"{source}: has a header but no data rows")
+    time_name = find_key_columns(frame, source, time_col, id_col)
+    check_empty_columns([str(c) for c in frame.columns if frame[c].isna().all()], source)
+    return check_rows(frame, source, time_name, id_col, missing=missing, sort=sort)
+
+
+def find_key_columns(frame: pd.DataFrame, source: Path, time_col: str | None, id_col: str | None) -> str:
+    """The time column's name (given, conventional, or the first of ISO dates in `frame`, which may be the
+    file's first rows only); fail unless the id column exists and differs from it."""
     time_name = _find_time_column(frame, source, time_col)
     if id_col is not None and id_col not in frame.columns:
         raise InputError(f"{source}: no id column {id_col!r}; columns are {', '.join(map(str, frame.columns))}")
     if id_col == time_name:
         raise InputError(f"{source}: id_col and time_col are both {id_col!r}; they must differ")
-    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+    return time_name
+
+
+def check_empty_columns(empty: list[str], source: Path) -> None:
+    """Fail on columns that are empty in every row of the file."""
     if empty:
         raise InputError(f"{source}: column {empty[0]!r} is empty in every row; drop it or fill it "
                          f"({len(empty)} empty columns)")
-    return check_rows(frame, source, time_name, id_col, missing=missing, sort=sort)
 
 
 def check_rows(frame: pd.DataFrame, source: str | os.PathLike[str], time_col: str, id_col: str | None, *,
