@@ -17,6 +17,8 @@ _EXPORTS: dict[str, str] = {
     "datasets": "forecast.datasets:",
     "RNNForecaster": "forecast.models.estimators:RNNForecaster",
     "load_model": "forecast.models.loading:load_model",
+    "predict_file": "forecast.models.streaming:predict_file",
+    "distributed_predict": "forecast.models.distributed:distributed_predict",
     "load_prices": "forecast.data.sources.yahoo:load_prices",
     "load_weather": "forecast.data.sources.weather:load_weather",
     "load_table": "forecast.data.sources.files:load_table",

@@ -14,6 +14,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -47,9 +48,12 @@ def combine(parts: Sequence[BatchForecast], rows_written: int = 0) -> BatchForec
                          sum(p.windows_dropped for p in parts), seconds, rows_written)
 
 
-def stream_forecasts(chunks: Iterable[pd.DataFrame], forecast_chunk: ChunkForecaster,
+def stream_forecasts(chunks: Iterable[Any], forecast_chunk: Callable[[Any], BatchForecast],
                      write: Callable[[pd.DataFrame], None]) -> BatchForecast:
     """Forecast each chunk and `write` its rows before reading the next; the combined summary.
+
+    chunks: frames of whole series for a ChunkForecaster, or whatever `forecast_chunk` takes (the
+    distributed path passes results computed on workers).
 
     The data warnings of the chunks (gaps, sorting, fills) are shown once each when all went well,
     with how many chunks repeated them, instead of once per chunk.
