@@ -132,7 +132,7 @@ class SeriesChunks:
             self._schema = schema
             with duckdb.connect() as con:
                 con.execute(f"SET memory_limit='{DUCKDB_MEMORY}'")
-                con.execute("SET temp_directory=?", [str(self._work / "spill")])
+                con.execute(f"SET temp_directory='{_quote(self._work / 'spill')}'")
                 con.execute("SET preserve_insertion_order=false")
                 if self.threads:
                     con.execute(f"SET threads={int(self.threads)}")
