@@ -67,8 +67,9 @@ def station_block(block: int, n_series: int, n_rows: int) -> pd.DataFrame:
     })
 
 
-def generate(n_series: int, n_rows: int, folder: Path) -> tuple[Path, Path, int]:
-    """One Parquet file and a dataset folder (one file per block) of the same rows; returns both, rows."""
+def generate(n_series: int, n_rows: int, folder: Path, dataset_too: bool = True) -> tuple[Path, Path, int]:
+    """One Parquet file and (`dataset_too`) a dataset folder, one file per block, of the same rows; returns
+    both and the row count."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -80,7 +81,8 @@ def generate(n_series: int, n_rows: int, folder: Path) -> tuple[Path, Path, int]
         table = pa.Table.from_pandas(frame, preserve_index=False)
         writer = writer or pq.ParquetWriter(single, table.schema)
         writer.write_table(table, row_group_size=1_000_000)
-        pq.write_table(table, dataset / f"part-{block:04d}.parquet", row_group_size=1_000_000)
+        if dataset_too:
+            pq.write_table(table, dataset / f"part-{block:04d}.parquet", row_group_size=1_000_000)
         rows += len(frame)
     writer.close()
     return single, dataset, rows
@@ -158,7 +160,7 @@ def main() -> None:
             folder = work / f"s{n_series}"
             folder.mkdir()
             started = time.perf_counter()
-            single, dataset, n_rows = generate(n_series, args.rows, folder)
+            single, dataset, n_rows = generate(n_series, args.rows, folder, "dask" in args.paths)
             size = {"series": n_series, "input_rows": n_rows, "generate_s": round(time.perf_counter() - started, 1),
                     "input_parquet_mib": round(single.stat().st_size / 2**20), "paths": {}}
             base = [sys.executable, "-m", "forecast", "predict", "--model", str(model_dir), "--sort",

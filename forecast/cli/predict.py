@@ -23,10 +23,12 @@ from forecast.cli.common import (
 from forecast.data.chunks import DEFAULT_CHUNK_SERIES, STREAM_ABOVE_ROWS
 from forecast.errors import InputError
 
-EXAMPLE = """examples:
+EXAMPLE = f"""examples:
   forecast predict --model models/seattle-lstm seattle-weather --out forecasts.csv
   forecast predict --model models/prices-gru prices.parquet --origin all --out backtest.parquet
   forecast predict --model models/stations stations.csv --origin 2013-06-30 --fill interpolate --out f.csv
+  forecast predict --model models/stations huge.parquet --chunk-series 10000 --out f.parquet
+  forecast predict --model models/stations dataset/ --dask local:2 --out f.parquet
 
 DATA must have the columns the model was trained on (and its series column, for a long file holding
 many series: all of them are forecast in one pass); other columns are ignored (a note lists them).
@@ -35,6 +37,8 @@ The output has one row per (series, origin, step): the series id (long files), o
 a model fit with --intervals adds lower_80, upper_80, ... (--intervals picks other levels).
 Series too short for the lookback, or with missing values or skipped timestamps inside the window, are
 skipped and reported (never failing the others) unless --fill fills the holes first.
+A file of more than {STREAM_ABOVE_ROWS:,} rows is streamed (--chunk-series): its rows may come in any order, memory
+stays bounded, and the forecasts, notes and errors are the in-memory path's.
 """
 
 
