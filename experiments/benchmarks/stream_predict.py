@@ -40,8 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 BLOCK = 10_000
 
 
-def station_block(block: int, n_series: int, n_rows: int) -> pd.DataFrame:
-    """Stations block*BLOCK ... as a long frame ordered by (date, station), float32 values, with defects."""
+def station_block(block: int, n_series: int, n_rows: int):
+    """Stations block*BLOCK ... as a pyarrow table ordered by (date, station), float32 values, with defects."""
+    import pyarrow as pa
+
     rng = np.random.default_rng(block)
     dates = pd.date_range("2020-01-01", periods=n_rows, freq="D")
     day = dates.day_of_year.to_numpy()
@@ -52,17 +54,18 @@ def station_block(block: int, n_series: int, n_rows: int) -> pd.DataFrame:
         noise[:, t] += 0.7 * noise[:, t - 1]
     temp = level - amplitude * np.cos(2 * np.pi * (day[None, :] - 15) / 365.25).astype(np.float32) + noise
     humidity = np.clip(70 - 0.8 * noise + rng.normal(0, 5, (n_series, n_rows)).astype(np.float32), 5, 100)
-    names = np.array([f"ST{block * BLOCK + i:07d}" for i in range(n_series)], dtype=object)
+    names = pa.array([f"ST{block * BLOCK + i:07d}" for i in range(n_series)])
     keep = np.ones((n_series, n_rows), bool)
     short = rng.choice(n_series, max(1, n_series // 200), replace=False)
     keep[short, : n_rows - 20] = False  # 20 rows left: shorter than the lookback
     holes = rng.choice(n_series, max(1, n_series // 200), replace=False)
     temp[holes, n_rows - 5] = np.nan
     keep_t = keep.T.ravel()  # [T, S] order: by date, then station
-    return pd.DataFrame({
+    station = pa.DictionaryArray.from_arrays(np.tile(np.arange(n_series, dtype=np.int32), n_rows)[keep_t], names)
+    return pa.table({
         "date": np.repeat(dates.to_numpy(), n_series)[keep_t],
-        "station": np.tile(names, n_rows)[keep_t],
-        "temperature": temp.T.ravel()[keep_t],
+        "station": station,  # dictionary-encoded in the file; read as plain text (no stored Arrow schema)
+        "temperature": pa.array(temp.T.ravel()[keep_t], from_pandas=True),  # NaN -> null, as pandas writes it
         "humidity": humidity.T.ravel()[keep_t],
     })
 
@@ -70,20 +73,19 @@ def station_block(block: int, n_series: int, n_rows: int) -> pd.DataFrame:
 def generate(n_series: int, n_rows: int, folder: Path, dataset_too: bool = True) -> tuple[Path, Path, int]:
     """One Parquet file and (`dataset_too`) a dataset folder, one file per block, of the same rows; returns
     both and the row count."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     single, dataset = folder / "stations.parquet", folder / "dataset"
     dataset.mkdir()
     writer, rows = None, 0
     for block in range(-(-n_series // BLOCK)):
-        frame = station_block(block, min(BLOCK, n_series - block * BLOCK), n_rows)
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        writer = writer or pq.ParquetWriter(single, table.schema)
+        table = station_block(block, min(BLOCK, n_series - block * BLOCK), n_rows)
+        writer = writer or pq.ParquetWriter(single, table.schema, store_schema=False)
         writer.write_table(table, row_group_size=1_000_000)
         if dataset_too:
-            pq.write_table(table, dataset / f"part-{block:04d}.parquet", row_group_size=1_000_000)
-        rows += len(frame)
+            pq.write_table(table, dataset / f"part-{block:04d}.parquet", row_group_size=1_000_000,
+                           store_schema=False)
+        rows += len(table)
     writer.close()
     return single, dataset, rows
 
