@@ -61,6 +61,8 @@ def test_streaming_equals_in_memory_row_for_row_on_an_unsorted_file(model_dir, t
     skipped = [line for line in err_whole if "skipped" in line]
     assert skipped == [line for line in err_stream if "skipped" in line]
     assert "1 too short for lookback 8 (S2)" in skipped[0] and "(S3)" in skipped[0]
+    sorting = [line for line in err_stream if "out-of-order" in line]  # once, not once per chunk
+    assert len(sorting) == 1 and "(first chunk; 5 chunks had such rows)" in sorting[0], err_stream
     # Parquet output: the same table, one row group per chunk.
     _run([*base, "--out", str(tmp_path / "stream.parquet"), "--chunk-series", "4"], capsys)
     whole = pd.read_csv(tmp_path / "whole.csv", parse_dates=["origin", "timestamp"])
