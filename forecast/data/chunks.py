@@ -48,7 +48,7 @@ def _duckdb():
     try:
         import duckdb
     except ImportError:
-        raise stream_extra_error("streaming prediction (--chunk-series)") from None
+        raise stream_extra_error("streaming prediction") from None
     return duckdb
 
 
@@ -100,7 +100,7 @@ class SeriesChunks:
                  chunk_series: int = DEFAULT_CHUNK_SERIES, numeric: Sequence[str] = (), missing: str = "keep",
                  sort: bool = False, threads: int = 0, temp_dir: str | os.PathLike[str] | None = None) -> None:
         if chunk_series < 1:
-            raise InputError(f"chunk_series must be >= 1, got {chunk_series} (--chunk-series)")
+            raise InputError(f"chunk_series must be >= 1, got {chunk_series}")
         self.path, self.time_col, self.id_col = Path(path), time_col, id_col
         self.chunk_series, self.numeric, self.missing, self.sort = chunk_series, tuple(numeric), missing, sort
         self.threads, self.temp_dir = threads, temp_dir
