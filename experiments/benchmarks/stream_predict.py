@@ -9,7 +9,8 @@ streaming paths) and one file per block (the Dask dataset, whole series per file
 batch_predict.py LSTM (hidden 64, lookback 30, horizon 7, one epoch on 20 stations).
 
 Timed, each path a `python -m forecast predict ... --sort --threads T` subprocess, end to end: wall
-seconds, input rows/s, and peak resident memory of its whole process tree (the sum over the process and
+seconds, CPU seconds (user + system of the process and the descendants it waited for: what a busy
+machine cannot steal), input rows/s, and peak resident memory of its whole process tree (the sum over the process and
 its descendants, Dask's scheduler, nannies and workers included, sampled every 0.2 s with psutil). Paths:
 in-memory (`--chunk-series 0`; only up to --in-memory-max series: it needs ~45 KiB a series), streaming
 (`--chunk-series N`), Dask (`--dask local:W`, W worker processes of T threads). Forecasts of the paths
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -95,6 +97,7 @@ def run_measured(argv: list[str], env: dict) -> dict:
     import psutil
 
     peak = 0
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = threading.Event()
@@ -116,9 +119,11 @@ def run_measured(argv: list[str], env: dict) -> dict:
     done.set()
     watcher.join()
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err.strip()[-2000:]}")
-    return {"wall_s": round(wall, 1), "peak_rss_mib": round(peak / 2**20), "stdout": out.strip(),
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_rss_mib": round(peak / 2**20), "stdout": out.strip(),
             "notes": [line for line in err.strip().splitlines() if line.startswith("forecast:")][-3:]}
 
 
