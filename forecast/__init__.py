@@ -18,6 +18,8 @@ _EXPORTS: dict[str, str] = {
     "RNNForecaster": "forecast.models.estimators:RNNForecaster",
     "load_model": "forecast.models.loading:load_model",
     "load_onnx": "forecast.models.onnx_runtime:load_onnx",
+    "predict_file": "forecast.models.streaming:predict_file",
+    "distributed_predict": "forecast.models.distributed:distributed_predict",
     "load_prices": "forecast.data.sources.yahoo:load_prices",
     "load_weather": "forecast.data.sources.weather:load_weather",
     "load_table": "forecast.data.sources.files:load_table",

@@ -2,4 +2,5 @@
 
 from forecast.cli import run
 
-run()
+if __name__ == "__main__":  # not when a worker process (Dask's, multiprocessing's spawn) imports it
+    run()

@@ -226,6 +226,42 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: boo
     return target
 
 
+@contextlib.contextmanager
+def table_appender(path: str | os.PathLike[str]) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """Yield `append(frame)`, which adds rows to a CSV or Parquet table as they are ready; all of it goes
+    to a temporary name renamed onto `path` when the block succeeds (nothing half-written on an error or
+    Ctrl-C). Every part must have the first part's columns; the file equals `write_table` of their concat."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise InputError(f"{target}: unsupported output extension {suffix!r}; use .csv or .parquet")
+    with atomic_path(target) as tmp:
+        writer: pq.ParquetWriter | None = None
+        written = False
+
+        def append(frame: pd.DataFrame) -> None:
+            nonlocal writer, written
+            if suffix == ".csv":
+                frame.to_csv(tmp, mode="a" if written else "w", header=not written, index=False)
+            else:
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            written = True
+
+        try:
+            yield append
+            if not written:  # no rows at all: still a valid (empty) table
+                append(pd.DataFrame())
+        finally:
+            if writer is not None:
+                writer.close()
+
+
 def save_figure(figure, path: str | os.PathLike[str], **kwargs) -> Path:
     """Save a matplotlib figure atomically as PNG and close it."""
     import matplotlib.pyplot as plt

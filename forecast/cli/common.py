@@ -63,6 +63,11 @@ def positive_int(text: str) -> int:
     return _whole_number(text, 1, "a number >= 1")
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type for an integer >= 0."""
+    return _whole_number(text, 0, "a number >= 0")
+
+
 DEFAULT_THREADS = 1
 """torch CPU threads of every command that trains or predicts, unless --threads says otherwise. One thread:
 a short LSTM fit on 2 idle cores took 1.79 s with 1 thread and 1.74 s with torch's own 2; with the cores
@@ -272,11 +277,6 @@ def data_notes() -> Iterator[None]:
             note(str(warning.message).splitlines()[0])
         else:
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type for an integer >= 0."""
-    return _whole_number(text, 0, "a number >= 0")
 
 
 def add_training_options(parser: argparse.ArgumentParser, *, who: str = "") -> None:

@@ -9,6 +9,7 @@ holes. Missing timestamps of a regular calendar are treated the same way (foreca
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +42,11 @@ def read_data(data: str | os.PathLike[str], time_col: str | None = None, id_col:
     else:
         frame = load_table(text, time_col, id_col, missing=missing, sort=sort)
     frame.attrs["source"] = text
-    _require_numeric(frame, text, numeric)
+    require_numeric(frame, text, numeric)
     return frame
 
 
-def _require_numeric(frame: pd.DataFrame, source: str, columns: tuple[str, ...]) -> None:
+def require_numeric(frame: pd.DataFrame, source: str, columns: Sequence[str]) -> None:
     """Fail on the first cell of a required-numeric column that is not a number (load_table keeps mostly-text
     columns as text)."""
     for column in columns:

@@ -33,6 +33,7 @@ class BatchForecast:
     values_filled: int = 0  # NaNs filled under the fill policy
     windows_dropped: int = 0  # origin="all": windows skipped for holes inside them
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage: prepare, predict, assemble
+    rows_written: int = 0  # a chunked run's forecast rows, written as they came (its `forecasts` is empty)
 
     @property
     def n_forecast(self) -> int:

@@ -9,9 +9,11 @@ Errors name the file, the column and the 1-based data row (the header is row 0).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,23 +33,51 @@ _ZONE_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})$"
 
 def _read(path: Path) -> pd.DataFrame:
     """Read CSV or Parquet by extension; turn reader failures into InputError naming the file."""
-    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() in {".gz", ".zip", ".bz2", ".xz"} \
-        else path.suffix.lower()
+    suffix = table_suffix(path)
+    check_readable(path)
+    with read_errors(path, suffix):
+        if suffix in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
+        if is_text_table(suffix):
+            return pd.read_csv(path, **csv_options(path, suffix))
+    raise InputError(f"{path}: unsupported extension {suffix!r}; use .csv or .parquet")
+
+
+def table_suffix(path: Path) -> str:
+    """The extension that says how to read `path` (.csv.gz counts as .csv.gz), lower case."""
+    compressed = path.suffix.lower() in {".gz", ".zip", ".bz2", ".xz"}
+    return "".join(path.suffixes[-2:]).lower() if compressed else path.suffix.lower()
+
+
+def is_text_table(suffix: str) -> bool:
+    return suffix.startswith(".csv") or suffix in {".txt", ".tsv"}
+
+
+def check_readable(path: Path) -> None:
+    """Fail with one line unless `path` is an existing, non-empty file."""
     if not path.exists():
         raise InputError(f"{path}: file not found; check the path")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a CSV or Parquet file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty; expected a header line and data rows")
+
+
+def csv_options(path: Path, suffix: str) -> dict:
+    """`pd.read_csv` options for a text table: its sniffed separator and decimal mark (announced when not
+    the usual comma), UTF-8, spaces after separators skipped."""
+    sep, decimal = ("\t", ".") if suffix == ".tsv" else _sniff(path)
+    if sep != "," and suffix != ".tsv":
+        comma = " with decimal commas" if decimal == "," else ""
+        warnings.warn(f"{path}: read as {SEPARATORS[sep]}-separated{comma}", DataWarning, stacklevel=4)
+    return {"sep": sep, "decimal": decimal, "encoding": "utf-8", "skipinitialspace": True}
+
+
+@contextlib.contextmanager
+def read_errors(path: Path, suffix: str) -> Iterator[None]:
+    """Turn a reader's failure inside the block into one InputError naming the file and what to do."""
     try:
-        if suffix in {".parquet", ".pq"}:
-            return pd.read_parquet(path)
-        if suffix.startswith(".csv") or suffix in {".txt", ".tsv"}:
-            sep, decimal = ("\t", ".") if suffix == ".tsv" else _sniff(path)
-            if sep != "," and suffix != ".tsv":
-                comma = " with decimal commas" if decimal == "," else ""
-                warnings.warn(f"{path}: read as {SEPARATORS[sep]}-separated{comma}", DataWarning, stacklevel=4)
-            return pd.read_csv(path, sep=sep, decimal=decimal, encoding="utf-8", skipinitialspace=True)
+        yield
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path}: not UTF-8 text (bad byte {exc.object[exc.start:exc.start + 1]!r}); re-save it as UTF-8"
@@ -58,8 +88,9 @@ def _read(path: Path) -> pd.DataFrame:
         detail = str(exc).strip().splitlines()[-1]
         raise InputError(f"{path}: malformed CSV ({detail}); every line needs the header's column count") from None
     except (OSError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(f"{path}: cannot read it as {suffix[1:]} ({type(exc).__name__}: {exc})") from None
-    raise InputError(f"{path}: unsupported extension {suffix!r}; use .csv or .parquet")
 
 
 def _sniff(path: Path, n_lines: int = 20) -> tuple[str, str]:
@@ -100,14 +131,14 @@ def _arrow_parse(text: pd.Series) -> pd.DatetimeIndex | None:
     return None
 
 
-def _parse_mixed_zones(text: pd.Series, path: Path, column: str) -> pd.DatetimeIndex:
+def _parse_mixed_zones(text: pd.Series, path: Path, column: str, rows: np.ndarray | None = None) -> pd.DatetimeIndex:
     """Timestamps under several UTC offsets become UTC; a row without any offset among them is an error."""
     zoned = text.str.contains(_ZONE_SUFFIX, regex=True, na=False)
     naive = (~zoned & text.notna()).to_numpy()
     if naive.any():
         row = int(np.flatnonzero(naive)[0])
         raise InputError(
-            f"{path}: column {column!r} row {row + 1}: {text.iloc[row]!r} has no UTC offset while other "
+            f"{path}: column {column!r} row {_line(rows, row)}: {text.iloc[row]!r} has no UTC offset while other "
             "rows do; give every timestamp an offset (e.g. +00:00) or none"
         )
     return pd.DatetimeIndex(pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce"))
@@ -142,7 +173,7 @@ def _find_time_column(frame: pd.DataFrame, path: Path, time_col: str | None) -> 
     )
 
 
-def _parse_times(values: pd.Series, path: Path, column: str) -> pd.DatetimeIndex:
+def _parse_times(values: pd.Series, path: Path, column: str, rows: np.ndarray | None = None) -> pd.DatetimeIndex:
     """Parse ISO dates and zoned timestamps; zoned values are converted to UTC; name the first bad row."""
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.DatetimeIndex(values)
@@ -152,12 +183,12 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.DatetimeIndex
         if parsed is None and text.str.contains(_ZONE_SUFFIX, regex=True, na=False).any():
             # Checked here rather than left to pandas: 2.x silently reads naive rows beside zoned ones as
             # UTC and keeps mixed offsets as objects, where 3.x raises "Mixed timezones".
-            parsed = _parse_mixed_zones(text, path, column)
+            parsed = _parse_mixed_zones(text, path, column, rows)
         elif parsed is None:
             try:
                 parsed = pd.DatetimeIndex(pd.to_datetime(text, format="ISO8601", errors="coerce"))
             except ValueError:  # "Mixed timezones" written in a form the suffix pattern does not know
-                parsed = _parse_mixed_zones(text, path, column)
+                parsed = _parse_mixed_zones(text, path, column, rows)
         if parsed.tz is not None:
             parsed = parsed.tz_convert("UTC")
         elif parsed.isna().all() and text.notna().any():  # not ISO at all: let pandas infer one format
@@ -170,14 +201,14 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.DatetimeIndex
         shown = values.iloc[row]
         what = "is empty" if pd.isna(shown) else f"{shown!r} is not a timestamp"
         raise InputError(
-            f"{path}: column {column!r} row {row + 1}: {what} ({len(bad)} bad rows); "
+            f"{path}: column {column!r} row {_line(rows, row)}: {what} ({len(bad)} bad rows); "
             "use ISO 8601 like 2015-01-31 or 2015-01-31T09:30:00+00:00"
         )
     return parsed
 
 
 def _check_order(times: pd.DatetimeIndex, codes: np.ndarray, ids: pd.Series | None, path: Path,
-                 column: str, sort: bool) -> np.ndarray | None:
+                 column: str, sort: bool, rows: np.ndarray | None = None) -> np.ndarray | None:
     """Reject duplicate stamps within a series; reject or (sort=True) fix decreasing ones.
 
     Returns the row order that sorts by (series, time), or None when the file already is.
@@ -193,8 +224,8 @@ def _check_order(times: pd.DatetimeIndex, codes: np.ndarray, ids: pd.Series | No
         series = f" in series {ids.iloc[second]!r}" if ids is not None else ""
         hint = "" if ids is not None else "; if the file holds several series, name the id column (id_col=)"
         raise InputError(
-            f"{path}: column {column!r} row {second + 1}: duplicate timestamp {times[second]}{series} "
-            f"(also row {first + 1}; {len(dup)} duplicates){hint}"
+            f"{path}: column {column!r} row {_line(rows, second)}: duplicate timestamp {times[second]}{series} "
+            f"(also row {_line(rows, first)}; {len(dup)} duplicates){hint}"
         )
     # Unsorted: within one series, a timestamp earlier than the previous row of that series (file order).
     by_series = np.argsort(codes, kind="stable")
@@ -202,14 +233,15 @@ def _check_order(times: pd.DatetimeIndex, codes: np.ndarray, ids: pd.Series | No
     back = np.flatnonzero(same & (stamp[by_series][1:] < stamp[by_series][:-1]))
     if len(back):
         row, prev = int(by_series[back[0] + 1]), int(by_series[back[0]])
-        where = f"{path}: column {column!r} row {row + 1}: {times[row]} comes before row {prev + 1}'s {times[prev]}"
+        where = (f"{path}: column {column!r} row {_line(rows, row)}: {times[row]} comes before row "
+                 f"{_line(rows, prev)}'s {times[prev]}")
         if not sort:
             raise InputError(f"{where} ({len(back)} such rows); sort the file by time or pass sort=True (--sort)")
         warnings.warn(f"{where}; sorted {len(back)} out-of-order rows", DataWarning, stacklevel=3)
     return order
 
 
-def _coerce_numeric(frame: pd.DataFrame, path: Path, skip: set[str]) -> pd.DataFrame:
+def _coerce_numeric(frame: pd.DataFrame, path: Path, skip: set[str], rows: np.ndarray | None = None) -> pd.DataFrame:
     """Turn numeric-looking text columns into floats; a value that does not parse is an error naming its row."""
     for column in frame.columns:
         if column in skip:
@@ -227,7 +259,7 @@ def _coerce_numeric(frame: pd.DataFrame, path: Path, skip: set[str]) -> pd.DataF
         if len(bad):
             row = int(bad[0])
             raise InputError(
-                f"{path}: column {column!r} row {row + 1}: {values.iloc[row]!r} is not a number "
+                f"{path}: column {column!r} row {_line(rows, row)}: {values.iloc[row]!r} is not a number "
                 f"({len(bad)} such rows); fix or blank those cells"
             )
         frame[column] = numbers.astype("float64")
@@ -346,24 +378,53 @@ def load_table(
         raise InputError(f"{source}: no columns found; expected a header line")
     if frame.empty:
         raise InputError(f"{source}: has a header but no data rows")
+    time_name = find_key_columns(frame, source, time_col, id_col)
+    check_empty_columns([str(c) for c in frame.columns if frame[c].isna().all()], source)
+    return check_rows(frame, source, time_name, id_col, missing=missing, sort=sort)
+
+
+def find_key_columns(frame: pd.DataFrame, source: Path, time_col: str | None, id_col: str | None) -> str:
+    """The time column's name (given, conventional, or the first of ISO dates in `frame`, which may be the
+    file's first rows only); fail unless the id column exists and differs from it."""
     time_name = _find_time_column(frame, source, time_col)
     if id_col is not None and id_col not in frame.columns:
         raise InputError(f"{source}: no id column {id_col!r}; columns are {', '.join(map(str, frame.columns))}")
     if id_col == time_name:
         raise InputError(f"{source}: id_col and time_col are both {id_col!r}; they must differ")
-    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+    return time_name
+
+
+def check_empty_columns(empty: list[str], source: Path) -> None:
+    """Fail on columns that are empty in every row of the file."""
     if empty:
         raise InputError(f"{source}: column {empty[0]!r} is empty in every row; drop it or fill it "
                          f"({len(empty)} empty columns)")
-    times = _parse_times(frame[time_name], source, str(time_name))
+
+
+def check_rows(frame: pd.DataFrame, source: str | os.PathLike[str], time_col: str, id_col: str | None, *,
+               missing: str = "error", sort: bool = False, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """The row checks of `load_table` on a raw frame in file order whose time column is known: timestamps,
+    series ids, order and duplicates, numbers, then the missing-value policy. Returns the time-indexed frame.
+
+    rows: [n] 0-based file row of each frame row, for messages, when the frame is a part of the file (the
+    series of one streamed chunk); None: the frame is the whole file.
+    """
+    source = Path(source)
+    times = _parse_times(frame[time_col], source, str(time_col), rows)
     ids = frame[id_col] if id_col is not None else None
     if ids is not None and ids.isna().any():
         row = int(np.flatnonzero(ids.isna().to_numpy())[0])
-        raise InputError(f"{source}: column {id_col!r} row {row + 1}: empty series id; fill it or drop the row")
+        raise InputError(f"{source}: column {id_col!r} row {_line(rows, row)}: empty series id; fill it or "
+                         "drop the row")
     codes = pd.factorize(ids, sort=True)[0] if ids is not None else np.zeros(len(frame), dtype=np.int64)
-    order = _check_order(times, codes, ids, source, str(time_name), sort)
-    frame = _coerce_numeric(frame.drop(columns=[time_name]), source, {id_col} if id_col else set())
-    frame.index = times.rename(time_name)
+    order = _check_order(times, codes, ids, source, str(time_col), sort, rows)
+    frame = _coerce_numeric(frame.drop(columns=[time_col]), source, {id_col} if id_col else set(), rows)
+    frame.index = times.rename(time_col)
     if order is not None:
         frame, codes = frame.iloc[order], codes[order]
     return apply_missing(frame, source, missing, id_col, codes)
+
+
+def _line(rows: np.ndarray | None, position: int) -> int:
+    """1-based file row of the frame row at `position` (the header is row 0)."""
+    return int(rows[position]) + 1 if rows is not None else position + 1
