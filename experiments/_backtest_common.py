@@ -88,3 +88,17 @@ def report(result, *, name: str, started: float, args: argparse.Namespace, skipp
     }
     (out / "result.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
     return data
+
+
+def load_bundled(data: str, target: str) -> pd.DataFrame:
+    """A bundled frame; for target "log_return", each ticker's daily log return of adj_close (the first
+    row of each ticker, which has none, dropped)."""
+    import numpy as np
+
+    import forecast
+
+    frame = forecast.datasets.load(data)
+    if target == "log_return":
+        frame = frame.assign(log_return=np.log(frame["adj_close"]).groupby(frame["ticker"]).diff())
+        frame = frame[frame["log_return"].notna()]
+    return frame

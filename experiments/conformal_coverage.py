@@ -12,6 +12,8 @@ import json
 import time
 from pathlib import Path
 
+from _backtest_common import load_bundled
+
 import forecast
 from forecast.intervals import coverage_columns
 
@@ -25,17 +27,6 @@ RUNS = {  # name: (dataset, spec settings, backtest params)
 }
 
 
-def _load(data: str, target: str):
-    """The bundled frame; for target "log_return", each ticker's daily log return of adj_close."""
-    import numpy as np
-
-    frame = forecast.datasets.load(data)
-    if target == "log_return":
-        frame = frame.assign(log_return=np.log(frame["adj_close"]).groupby(frame["ticker"]).diff())
-        frame = frame[frame["log_return"].notna()]
-    return frame
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=5, help="GRU training epochs (default 5: a short run)")
@@ -46,7 +37,7 @@ def main() -> None:
     args = p.parse_args()
     for name in args.runs.split(","):
         data, spec_settings, extra = RUNS[name]
-        frame = _load(data, spec_settings["target"])
+        frame = load_bundled(data, spec_settings["target"])
         spec = forecast.WindowSpec(lookback=30, **spec_settings)
         for method in args.methods.split(","):
             params = {"intervals": LEVELS, "interval_method": method, "max_epochs": args.epochs,

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _backtest_common import load_bundled
 from sklearn.base import clone
 from sklearn.linear_model import QuantileRegressor
 from sklearn.utils.validation import check_is_fitted
@@ -42,15 +43,6 @@ RUNS = {  # name: (dataset, spec settings, the random walk's kind)
     # a random walk in the price forecasts tomorrow's log return from the past log returns themselves
     "stocks_logret_h1": ("stocks", {"target": "log_return", "horizon": 1, "id_col": "ticker"}, "values"),
 }
-
-
-def _load(data: str, target: str) -> pd.DataFrame:
-    """The bundled frame; for target "log_return", each ticker's daily log return of adj_close."""
-    frame = forecast.datasets.load(data)
-    if target == "log_return":
-        frame = frame.assign(log_return=np.log(frame["adj_close"]).groupby(frame["ticker"]).diff())
-        frame = frame[frame["log_return"].notna()]
-    return frame
 
 
 class Sampled(Forecaster):
@@ -122,7 +114,7 @@ def main() -> None:
     args = p.parse_args()
     for name in args.runs.split(","):
         data, spec_settings, walk = RUNS[name]
-        frame = _load(data, spec_settings["target"])
+        frame = load_bundled(data, spec_settings["target"])
         spec = forecast.WindowSpec(lookback=30, **spec_settings)
         if args.rescore:
             _print(name, vars(args), rescore(Path(args.out) / name / "forecasts.csv", frame, spec), None, None)

@@ -26,6 +26,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _backtest_common import load_bundled
+
 STATS = ["autoets", "autoarima", "autotheta", "mstl"]
 TASKS = {  # data, spec settings, extra backtest params, models besides the recurrent one, stride
     "seattle_h1": ("seattle-weather", {"target": "temp_max", "features": ("precipitation", "temp_min", "wind"),
@@ -38,17 +40,6 @@ TASKS = {  # data, spec settings, extra backtest params, models besides the recu
     "nyc_h24": ("nyc-weather-hourly", {"target": "temperature", "horizon": 24, "id_col": "station", "lookback": 48},
                 {}, 24),
 }
-
-
-def load(data: str, target: str):
-    """The bundled frame; target "log_return": each ticker's daily log return of adj_close."""
-    import forecast
-
-    frame = forecast.datasets.load(data)
-    if target == "log_return":
-        frame = frame.assign(log_return=np.log(frame["adj_close"]).groupby(frame["ticker"]).diff())
-        frame = frame[frame["log_return"].notna()]
-    return frame
 
 
 def main() -> None:
@@ -79,7 +70,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     data, spec_settings, params, stride = TASKS[args.task]
-    frame = load(data, spec_settings["target"])
+    frame = load_bundled(data, spec_settings["target"])
     spec = WindowSpec(**spec_settings)
     ensembles = [e.format(rnn=args.recurrent) for e in args.ensembles.split(",") if e]
     models = [args.recurrent, *[m for m in args.models.split(",") if m], *ensembles, "seasonal_naive"]
