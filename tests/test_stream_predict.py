@@ -111,26 +111,25 @@ def test_bad_rows_fail_with_the_same_line_and_exit_code(model_dir, tmp_path, cap
     assert code == 2 and len(errors) == 1 and "row 18" in errors[0] and "'y'" in errors[0], errors
 
 
+def _last_error_lines(model_dir, data, tmp_path, capsys) -> list[str]:
+    """The last stderr line of predict on `data` read whole (--chunk-series 0) and streamed (3); both exit 2."""
+    messages = []
+    for chunk in ("0", "3"):
+        code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(tmp_path / "o.csv"),
+                             "--sort", "--chunk-series", chunk], capsys)
+        assert code == 2
+        messages.append(err[-1])
+    return messages
+
+
 def test_duplicate_timestamp_and_empty_id_name_the_same_rows(model_dir, tmp_path, capsys):
     frame = _panel()
     frame = pd.concat([frame, frame.iloc[[5]]], ignore_index=True)  # last row repeats row 6
-    data = _write(frame, tmp_path / "dup.csv")
-    messages = []
-    for chunk in ("0", "3"):
-        code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(tmp_path / "o.csv"),
-                             "--sort", "--chunk-series", chunk], capsys)
-        assert code == 2
-        messages.append(err[-1])
+    messages = _last_error_lines(model_dir, _write(frame, tmp_path / "dup.csv"), tmp_path, capsys)
     assert messages[0] == messages[1] and "duplicate timestamp" in messages[0], messages
     frame = _panel()
     frame.loc[11, "site"] = None
-    data = _write(frame, tmp_path / "noid.parquet")
-    messages = []
-    for chunk in ("0", "3"):
-        code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(tmp_path / "o.csv"),
-                             "--sort", "--chunk-series", chunk], capsys)
-        assert code == 2
-        messages.append(err[-1])
+    messages = _last_error_lines(model_dir, _write(frame, tmp_path / "noid.parquet"), tmp_path, capsys)
     assert messages[0] == messages[1] and "row 12: empty series id" in messages[0], messages
 
 
