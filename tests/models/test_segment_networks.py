@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from forecast.models.instance_norm import InstanceNorm
-from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork
+from forecast.models.networks import CELLS, NetworkConfig, RecurrentNetwork, recurrent_layer
+from forecast.models.segments import shared_state_step
 
 B, L, H = 5, 12, 7  # H is not a multiple of the segment lengths below: the last segment is cut
 
@@ -244,3 +245,39 @@ def test_segments_read_the_newest_rows_and_leave_out_the_oldest_remainder():
         base = net.forecast(x)
         torch.testing.assert_close(net.forecast(older), base)
         assert not torch.allclose(net.forecast(newer), base)
+
+
+def _one_step_per_pair(rnn, position, channel, h):
+    """The plain way: every (series, segment) pair its own one-step sequence, each state repeated m times."""
+    batch, m = (h[0] if isinstance(h, tuple) else h).shape[1], position.shape[0]
+    query = position.unsqueeze(0).expand(batch, -1, -1)  # [B, m, Dp]
+    if channel is not None:
+        query = torch.cat([query, channel.unsqueeze(1).expand(-1, m, -1)], dim=-1)
+
+    def repeat(state):
+        return state.repeat_interleave(m, dim=1)
+
+    start = tuple(repeat(s) for s in h) if isinstance(h, tuple) else repeat(h)
+    out, _ = rnn(query.reshape(batch * m, 1, -1), start)
+    return out.view(batch, m, -1)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("layers, with_channel", [(1, True), (1, False), (2, True)])
+def test_the_shared_state_decoder_step_equals_one_recurrent_step_per_segment(cell, layers, with_channel):
+    # The segments head's factored step (each product once per distinct operand) must give the same
+    # outputs and the same gradients as torch's own layer run on every (series, segment) pair.
+    torch.manual_seed(0)
+    batch, m, d, n_pos, n_channel = 6, 5, 8, 5, 3
+    rnn = recurrent_layer(cell, n_pos + (n_channel if with_channel else 0), d, layers, 0.0, "tanh")
+    position = torch.randn(m, n_pos, requires_grad=True)
+    channel = torch.randn(batch, n_channel, requires_grad=True) if with_channel else None
+    h = torch.randn(layers, batch, d, requires_grad=True)
+    state = (h, torch.randn(layers, batch, d)) if cell == "lstm" else h
+    fast, plain = shared_state_step(rnn, position, channel, state), _one_step_per_pair(rnn, position, channel, state)
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
+    leaves = [position, h, *rnn.parameters()] + ([channel] if with_channel else [])
+    fast_grads = torch.autograd.grad(fast.square().sum(), leaves)
+    plain_grads = torch.autograd.grad(plain.square().sum(), leaves)
+    for a, b in zip(fast_grads, plain_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
