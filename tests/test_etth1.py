@@ -223,3 +223,10 @@ def test_cli_options_reach_the_config():
     assert config.eval_stride == 1  # the full protocol unless --quick
     pointwise = config_from_args(build_parser().parse_args(["benchmark", "etth1", "--recipe", "pointwise"]))
     assert pointwise.recurrent == etth1.RECIPES["pointwise"] and pointwise.recipe == "pointwise"
+    # SegRNN's own budget: the segments recipe's network at SegRNN's width, normalization and epochs
+    segrnn = config_from_args(build_parser().parse_args(["benchmark", "etth1", "--recipe", "segrnn"])).recurrent
+    segments = etth1.RECIPES["segments"]
+    assert (segrnn.hidden_size, segrnn.channel_embedding_dim, segrnn.normalize, segrnn.max_epochs, segrnn.patience) == (
+        512, 256, "last", 30, 10)
+    assert replace(segrnn, hidden_size=segments.hidden_size, channel_embedding_dim=segments.channel_embedding_dim,
+                   normalize=segments.normalize, max_epochs=segments.max_epochs, patience=segments.patience) == segments

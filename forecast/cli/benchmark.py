@@ -43,8 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="univariate (OT only), multivariate (7 columns in and out) or both (default)")
     p.add_argument("--models", default=None,
                    help="comma-separated models from repeat,ridge,rnn,gru,lstm (default repeat,ridge,gru)")
-    p.add_argument("--recipe", default=None, choices=("segments", "pointwise"),
-                   help="recurrent recipe: segments (SegRNN-style, default) or pointwise (issue 14's rows)")
+    p.add_argument("--recipe", default=None, choices=("segments", "segrnn", "pointwise"),
+                   help="recurrent recipe: segments (SegRNN-style on a 2-core budget, default), segrnn "
+                        "(SegRNN's own width and epochs, about 13x slower) or pointwise (issue 14's rows)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: tiny networks, 2 training batches, every 24th test window (seconds, not minutes)")
     p.add_argument("--rnn-normalize", default=None, choices=("last", "revin", "none"),
