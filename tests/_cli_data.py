@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import RNNForecaster, WindowSpec
+from forecast.cli import main
 
 LOOKBACK, HORIZON = 8, 3
 
@@ -33,3 +34,12 @@ def tiny_model(frame: pd.DataFrame, id_col: str | None = "site", **params) -> RN
     settings = {"cell": "lstm", "hidden_size": 4, "max_epochs": 1, "batch_size": 64, "progress_bar": False,
                 "seed": 0, **params}
     return RNNForecaster(**settings).fit(indexed, spec(id_col))
+
+
+def run_cli(argv: list[str], capsys, *, split_err: bool = True) -> tuple[int, str, list[str] | str]:
+    """Run `forecast argv` in-process: (exit code, stdout, stderr as its non-blank lines, or whole text
+    with split_err=False)."""
+    code = main(argv)
+    captured = capsys.readouterr()
+    err = [line for line in captured.err.splitlines() if line.strip()] if split_err else captured.err
+    return code, captured.out, err

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from forecast import WindowSpec
-from forecast.cli import main
 from forecast.data.panel import build_panel
 from forecast.data.windows import make_windows
 from forecast.evaluate import backtest
+from tests._cli_data import run_cli
 
 GAP = slice(24 * 18 + 3, 24 * 18 + 8)  # 5 missing hours on day 19, inside the last 72 hours
 
@@ -59,9 +59,8 @@ def test_backtest_seasonal_naive_looks_back_24_hours_not_24_rows():
 
 
 def _run(argv, capsys):
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, [line for line in captured.err.splitlines() if line.strip()]
+    code, _, err = run_cli(argv, capsys)
+    return code, err
 
 
 def test_fit_predict_and_backtest_follow_one_calendar(tmp_path, capsys):

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecast.cli import main
+from tests._cli_data import run_cli
 
 
 def _run(argv, capsys):
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(argv, capsys, split_err=False)
 
 
 def test_fit_predict_and_backtest_a_distributional_gru(tmp_path, capsys, seattle):

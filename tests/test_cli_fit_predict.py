@@ -11,13 +11,7 @@ from forecast.cli import main
 from forecast.data.gaps import fill_missing, regularize
 from forecast.data.reading import read_data
 from forecast.models.batch import SHORT, batch_predict
-from tests._cli_data import HORIZON, LOOKBACK, long_frame, tiny_model
-
-
-def _run(argv, capsys):
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, [line for line in captured.err.splitlines() if line.strip()]
+from tests._cli_data import HORIZON, LOOKBACK, long_frame, run_cli, tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +24,7 @@ def test_fit_then_predict_on_bundled_slice(tmp_path, capsys, seattle):
     data = tmp_path / "seattle.csv"
     seattle.iloc[-150:].reset_index().to_csv(data, index=False)  # extra columns temp_min, weather: noted
     model_dir = tmp_path / "model"
-    code, out, err = _run(["fit", str(data), "--target", "temp_max", "--features", "precipitation,wind",
+    code, out, err = run_cli(["fit", str(data), "--target", "temp_max", "--features", "precipitation,wind",
                            "--model", "gru", "--lookback", "10", "--horizon", "3", "--epochs", "1",
                            "--hidden-size", "4", "--quantiles", "0.1,0.5,0.9", "--no-progress",
                            "--out", str(model_dir)], capsys)
@@ -40,7 +34,7 @@ def test_fit_then_predict_on_bundled_slice(tmp_path, capsys, seattle):
     assert {p.name for p in model_dir.iterdir()} == {"model.json", "weights.safetensors"}
 
     last = tmp_path / "last.csv"
-    code, out, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(last), "--no-progress"],
+    code, out, err = run_cli(["predict", "--model", str(model_dir), str(data), "--out", str(last), "--no-progress"],
                           capsys)
     assert code == 0, err
     got = pd.read_csv(last, parse_dates=["origin", "timestamp"])
@@ -87,7 +81,7 @@ def test_long_file_skips_bad_series_without_touching_the_others(panel_model, tmp
     data = tmp_path / "sites.csv"
     frame.to_csv(data, index=False)
     out = tmp_path / "f.csv"
-    code, stdout, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(out),
+    code, stdout, err = run_cli(["predict", "--model", str(model_dir), str(data), "--out", str(out),
                               "--batch-size", "2", "--no-progress"], capsys)  # 2 windows a pass: 3+ chunks
     assert code == 0, err
     assert len(err) == 2, err  # one note on the gap (issue 14: the calendar policy is said once), one on skips
@@ -167,17 +161,17 @@ def test_predict_with_known_future_values_from_a_file(tmp_path, capsys, seattle)
     frame.iloc[:190].reset_index().to_csv(data, index=False)
     frame.iloc[190:193][["holiday"]].reset_index().to_csv(future_path, index=False)
     model_dir, out = tmp_path / "model", tmp_path / "forecasts.csv"
-    code, _, err = _run(["fit", str(data), "--target", "temp_max", "--known-future", "holiday", "--model", "gru",
+    code, _, err = run_cli(["fit", str(data), "--target", "temp_max", "--known-future", "holiday", "--model", "gru",
                          "--lookback", "7", "--horizon", "3", "--epochs", "1", "--no-progress",
                          "--out", str(model_dir)], capsys)
     assert code == 0, err
 
-    code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(out), "--no-progress"],
+    code, _, err = run_cli(["predict", "--model", str(model_dir), str(data), "--out", str(out), "--no-progress"],
                         capsys)
     assert code == 2 and not out.exists()  # without the planned values the last origin cannot be forecast
     assert err[-1].startswith("forecast: error:") and "--future FILE" in err[-1], err
 
-    code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--future", str(future_path),
+    code, _, err = run_cli(["predict", "--model", str(model_dir), str(data), "--future", str(future_path),
                          "--out", str(out), "--no-progress"], capsys)
     assert code == 0, err
     written = pd.read_csv(out, parse_dates=["origin", "timestamp"])

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecast.cli import main
+from tests._cli_data import run_cli
 
 
 def _run(argv, capsys):
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(argv, capsys, split_err=False)
 
 
 def test_fit_and_predict_with_intervals(tmp_path, capsys, seattle):

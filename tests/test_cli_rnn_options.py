@@ -9,13 +9,7 @@ import pandas as pd
 import pytest
 
 from forecast.cli import main
-from tests._cli_data import long_frame
-
-
-def _run(argv, capsys):
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, [line for line in captured.err.splitlines() if line.strip()]
+from tests._cli_data import long_frame, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +26,7 @@ def _fit(data, out, *extra):
 
 def test_fit_flags_reach_the_network_and_the_saved_model(data, tmp_path, capsys):
     out = tmp_path / "model"
-    code, stdout, err = _run(_fit(data, out, "--model", "gru", "--segment", "4", "--head", "segments",
+    code, stdout, err = run_cli(_fit(data, out, "--model", "gru", "--segment", "4", "--head", "segments",
                                   "--normalize", "revin", "--max-epochs", "2", "--patience", "1"), capsys)
     assert code == 0, err
     saved = json.loads((out / "model.json").read_text())
@@ -49,7 +43,7 @@ def test_fit_flags_reach_the_network_and_the_saved_model(data, tmp_path, capsys)
 
 
 def test_old_epochs_flag_still_works_and_means_max_epochs(data, tmp_path, capsys):
-    code, stdout, err = _run(_fit(data, tmp_path / "m", "--epochs", "1"), capsys)
+    code, stdout, err = run_cli(_fit(data, tmp_path / "m", "--epochs", "1"), capsys)
     assert code == 0, err
     saved = json.loads((tmp_path / "m" / "model.json").read_text())
     assert saved["params"]["max_epochs"] == 1
@@ -61,17 +55,17 @@ def test_old_epochs_flag_still_works_and_means_max_epochs(data, tmp_path, capsys
 
 def test_note_when_the_best_epoch_is_the_last_and_not_otherwise(data, tmp_path, capsys):
     note = "still improving: raise --max-epochs"
-    code, _, err = _run(_fit(data, tmp_path / "a", "--max-epochs", "3", "--lr", "0.01"), capsys)
+    code, _, err = run_cli(_fit(data, tmp_path / "a", "--max-epochs", "3", "--lr", "0.01"), capsys)
     assert code == 0 and sum(note in line for line in err) == 1, err
     assert [line for line in err if note in line][0].startswith("forecast: note: ")
     # A learning rate too small to move float32 weights: the loss never falls after the first epoch.
-    code, _, err = _run(_fit(data, tmp_path / "b", "--max-epochs", "3", "--lr", "1e-12", "--patience", "0"), capsys)
+    code, _, err = run_cli(_fit(data, tmp_path / "b", "--max-epochs", "3", "--lr", "1e-12", "--patience", "0"), capsys)
     assert code == 0 and not any(note in line for line in err), err
     # No validation windows: nothing to say.
-    code, _, err = _run(_fit(data, tmp_path / "c", "--max-epochs", "3", "--val-size", "0"), capsys)
+    code, _, err = run_cli(_fit(data, tmp_path / "c", "--max-epochs", "3", "--val-size", "0"), capsys)
     assert code == 0 and not any(note in line for line in err), err
     # One epoch is a probe, not a budget: nothing to compare, no note (tests and smoke runs stay quiet).
-    code, _, err = _run(_fit(data, tmp_path / "d", "--max-epochs", "1"), capsys)
+    code, _, err = run_cli(_fit(data, tmp_path / "d", "--max-epochs", "1"), capsys)
     assert code == 0 and not any(note in line for line in err), err
 
 
@@ -86,14 +80,14 @@ def test_bad_combinations_fail_with_one_line(data, tmp_path, capsys, extra, word
     args = _fit(data, tmp_path / "bad", "--max-epochs", "1", *extra)
     if "--known-future" in extra:
         args.remove("--features"), args.remove("x")
-    code, _, err = _run(args, capsys)
+    code, _, err = run_cli(args, capsys)
     assert code == 2 and len(err) == 1, err
     assert err[0].startswith("forecast: error: ") and words in err[0]
 
 
 def test_backtest_passes_the_options_to_the_recurrent_models_only(data, tmp_path, capsys):
     out = tmp_path / "report"
-    code, stdout, err = _run(["backtest", str(data), "--id-col", "site", "--target", "y", "--lookback", "8",
+    code, stdout, err = run_cli(["backtest", str(data), "--id-col", "site", "--target", "y", "--lookback", "8",
                               "--horizon", "2", "--models", "gru,ridge", "--segment", "2", "--head", "segments",
                               "--channel-independent", "--max-epochs", "3", "--hidden-size", "4",
                               "--test-size", "0.2", "--no-plots", "--no-progress", "--out", str(out)], capsys)

@@ -8,9 +8,8 @@ import sys
 import pandas as pd
 import pytest
 
-from forecast.cli import main
 from forecast.errors import InputError
-from tests._cli_data import long_frame, tiny_model
+from tests._cli_data import long_frame, run_cli, tiny_model
 from tests.test_stream_predict import _panel
 
 pytest.importorskip("distributed")
@@ -43,20 +42,14 @@ def _dataset(frame: pd.DataFrame, folder, groups) -> None:
         frame[frame["site"].isin(sites)].to_parquet(folder / f"part-{k}.parquet", index=False)
 
 
-def _run(argv, capsys):
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, [line for line in captured.err.splitlines() if line.strip()]
-
-
 def test_distributed_equals_single_process_row_for_row(cluster, model_dir, tmp_path, capsys):
     frame = _panel()
     frame.to_parquet(tmp_path / "all.parquet", index=False)
     _dataset(frame, tmp_path / "ds", [["S0", "S5", "S2"], ["S1", "S3"], ["S4", "S6", "S7", "S8"]])
-    code, _, err = _run(["predict", "--model", str(model_dir), str(tmp_path / "all.parquet"), "--sort",
+    code, _, err = run_cli(["predict", "--model", str(model_dir), str(tmp_path / "all.parquet"), "--sort",
                          "--out", str(tmp_path / "single.csv")], capsys)
     assert code == 0, err
-    code, stdout, err = _run(["predict", "--model", str(model_dir), str(tmp_path / "ds"), "--sort",
+    code, stdout, err = run_cli(["predict", "--model", str(model_dir), str(tmp_path / "ds"), "--sort",
                               "--dask", cluster, "--out", str(tmp_path / "dist.csv")], capsys)
     assert code == 0, err
     assert "for 7 series" in stdout
@@ -77,9 +70,9 @@ def test_bad_rows_and_split_series_fail_with_one_line(cluster, model_dir, tmp_pa
     frame.loc[frame.index[frame["site"] == "S4"][2], "y"] = "oops"
     _dataset(frame, tmp_path / "bad", [["S0", "S1"], ["S4", "S5"]])
     bad_file = tmp_path / "bad" / "part-1.parquet"
-    code, _, single_err = _run(["predict", "--model", str(model_dir), str(bad_file), "--sort",
+    code, _, single_err = run_cli(["predict", "--model", str(model_dir), str(bad_file), "--sort",
                                 "--out", str(tmp_path / "a.csv")], capsys)
-    code_dist, _, err = _run(["predict", "--model", str(model_dir), str(tmp_path / "bad"), "--sort",
+    code_dist, _, err = run_cli(["predict", "--model", str(model_dir), str(tmp_path / "bad"), "--sort",
                               "--dask", cluster, "--out", str(tmp_path / "b.csv")], capsys)
     assert code == code_dist == 2
     assert err[-1] == single_err[-1] and "'oops' is not a number" in err[-1]
@@ -92,7 +85,7 @@ def test_bad_rows_and_split_series_fail_with_one_line(cluster, model_dir, tmp_pa
 
 def test_without_dask_the_error_names_the_extra(model_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
-    code, _, err = _run(["predict", "--model", str(model_dir), str(tmp_path), "--dask", "local:2",
+    code, _, err = run_cli(["predict", "--model", str(model_dir), str(tmp_path), "--dask", "local:2",
                          "--out", str(tmp_path / "o.csv")], capsys)
     assert code == 2
     assert err == ["forecast: error: --dask needs Dask, which is not installed: pip install 'forecast[distributed]'"]

@@ -19,7 +19,7 @@ from forecast.cli import main
 from forecast.errors import InputError
 from forecast.io import atomic_path, check_output_dir, check_output_file, write_table
 from forecast.models.loading import load_model
-from tests._cli_data import long_frame, tiny_model
+from tests._cli_data import long_frame, run_cli, tiny_model
 
 DATA_ROWS = "date,y,x\n" + "".join(f"2021-01-{d:02d},{10 + d % 7},{d % 3}\n" for d in range(1, 31))
 FIT = ["--target", "y", "--features", "x", "--lookback", "3", "--epochs", "1", "--no-progress"]
@@ -33,8 +33,7 @@ def models():
 
 
 def _run(argv, capsys):
-    code = main(argv)
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    code, _, err = run_cli(argv, capsys)
     return code, err
 
 

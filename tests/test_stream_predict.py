@@ -9,18 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.cli import main
 from forecast.errors import InputError
 from forecast.models.streaming import model_forecaster, predict_file
-from tests._cli_data import long_frame, tiny_model
+from tests._cli_data import long_frame, run_cli, tiny_model
 
 pytest.importorskip("duckdb")
-
-
-def _run(argv, capsys):
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, [line for line in captured.err.splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +45,9 @@ def _write(frame: pd.DataFrame, path):
 def test_streaming_equals_in_memory_row_for_row_on_an_unsorted_file(model_dir, tmp_path, capsys, suffix):
     data = _write(_panel(), tmp_path / f"sites{suffix}")
     base = ["predict", "--model", str(model_dir), str(data), "--sort", "--no-progress"]
-    code, out_whole, err_whole = _run([*base, "--out", str(tmp_path / "whole.csv"), "--chunk-series", "0"], capsys)
+    code, out_whole, err_whole = run_cli([*base, "--out", str(tmp_path / "whole.csv"), "--chunk-series", "0"], capsys)
     assert code == 0, err_whole
-    code, out_stream, err_stream = _run([*base, "--out", str(tmp_path / "stream.csv"), "--chunk-series", "2"], capsys)
+    code, out_stream, err_stream = run_cli([*base, "--out", str(tmp_path / "stream.csv"), "--chunk-series", "2"], capsys)
     assert code == 0, err_stream
     assert (tmp_path / "stream.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     assert out_stream.replace("stream.csv", "whole.csv") == out_whole  # same counts in the summary line
@@ -64,7 +57,7 @@ def test_streaming_equals_in_memory_row_for_row_on_an_unsorted_file(model_dir, t
     sorting = [line for line in err_stream if "out-of-order" in line]  # once, not once per chunk
     assert len(sorting) == 1 and "(first chunk; 5 chunks had such rows)" in sorting[0], err_stream
     # Parquet output: the same table, one row group per chunk.
-    _run([*base, "--out", str(tmp_path / "stream.parquet"), "--chunk-series", "4"], capsys)
+    run_cli([*base, "--out", str(tmp_path / "stream.parquet"), "--chunk-series", "4"], capsys)
     whole = pd.read_csv(tmp_path / "whole.csv", parse_dates=["origin", "timestamp"])
     streamed = pd.read_parquet(tmp_path / "stream.parquet")
     pd.testing.assert_frame_equal(streamed, whole, check_dtype=False)
@@ -102,7 +95,7 @@ def test_bad_rows_fail_with_the_same_line_and_exit_code(model_dir, tmp_path, cap
     runs = []
     for chunk in ("0", "2"):
         out = tmp_path / f"out{chunk}.csv"
-        code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(out), "--sort",
+        code, _, err = run_cli(["predict", "--model", str(model_dir), str(data), "--out", str(out), "--sort",
                              "--chunk-series", chunk], capsys)
         runs.append((code, [line for line in err if "error" in line]))
         assert not out.exists()
@@ -115,7 +108,7 @@ def _last_error_lines(model_dir, data, tmp_path, capsys) -> list[str]:
     """The last stderr line of predict on `data` read whole (--chunk-series 0) and streamed (3); both exit 2."""
     messages = []
     for chunk in ("0", "3"):
-        code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(tmp_path / "o.csv"),
+        code, _, err = run_cli(["predict", "--model", str(model_dir), str(data), "--out", str(tmp_path / "o.csv"),
                              "--sort", "--chunk-series", chunk], capsys)
         assert code == 2
         messages.append(err[-1])
@@ -139,7 +132,7 @@ def test_no_series_forecast_is_an_error_with_no_output(model_dir, tmp_path, caps
     results = []
     for chunk in ("0", "1"):
         out = tmp_path / f"o{chunk}.csv"
-        code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(out),
+        code, _, err = run_cli(["predict", "--model", str(model_dir), str(data), "--out", str(out),
                              "--chunk-series", chunk], capsys)
         results.append((code, err[-1]))
         assert not out.exists()
@@ -150,7 +143,7 @@ def test_no_series_forecast_is_an_error_with_no_output(model_dir, tmp_path, caps
 def test_without_duckdb_streaming_says_which_extra_to_install(model_dir, tmp_path, capsys, monkeypatch):
     data = _write(_panel(), tmp_path / "sites.csv")
     monkeypatch.setitem(sys.modules, "duckdb", None)  # import duckdb now raises ImportError
-    code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(tmp_path / "o.csv"),
+    code, _, err = run_cli(["predict", "--model", str(model_dir), str(data), "--out", str(tmp_path / "o.csv"),
                          "--sort", "--chunk-series", "2"], capsys)
     assert code == 2
     assert err == ["forecast: error: --chunk-series needs DuckDB, which is not installed: "
@@ -163,12 +156,12 @@ def test_without_duckdb_streaming_says_which_extra_to_install(model_dir, tmp_pat
 
 def test_big_files_stream_by_default_and_small_ones_do_not(model_dir, tmp_path, capsys, monkeypatch):
     data = _write(_panel(), tmp_path / "sites.parquet")
-    code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(tmp_path / "a.csv"),
+    code, _, err = run_cli(["predict", "--model", str(model_dir), str(data), "--out", str(tmp_path / "a.csv"),
                          "--sort"], capsys)
     assert code == 0 and not [line for line in err if "streaming" in line]
     monkeypatch.setattr("forecast.cli.predict.STREAM_ABOVE_ROWS", 100)
     monkeypatch.setattr("forecast.cli.predict.DEFAULT_CHUNK_SERIES", 2)
-    code, _, err = _run(["predict", "--model", str(model_dir), str(data), "--out", str(tmp_path / "b.csv"),
+    code, _, err = run_cli(["predict", "--model", str(model_dir), str(data), "--out", str(tmp_path / "b.csv"),
                          "--sort"], capsys)
     assert code == 0
     assert f"forecast: note: {data}: about 246 rows: streaming 2 series at a time" in err[0]
