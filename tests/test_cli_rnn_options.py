@@ -42,6 +42,16 @@ def test_fit_flags_reach_the_network_and_the_saved_model(data, tmp_path, capsys)
     assert len(got) == 2 * 3 and sorted(got["step"].unique()) == [1, 2, 3]  # 2 series x horizon 3
 
 
+def test_skip_ridge_fits_the_highway_before_training_and_is_saved(data, tmp_path, capsys):
+    out = tmp_path / "model"
+    code, _, err = run_cli(_fit(data, out, "--model", "gru", "--head", "segments", "--normalize", "revin",
+                                "--skip", "ridge", "--max-epochs", "2"), capsys)
+    assert code == 0, err
+    saved = json.loads((out / "model.json").read_text())
+    assert saved["params"]["skip"] == saved["network"]["skip"] == "ridge"
+    assert main(["predict", "--model", str(out), str(data), "--out", str(tmp_path / "f.csv"), "--no-progress"]) == 0
+
+
 def test_old_epochs_flag_still_works_and_means_max_epochs(data, tmp_path, capsys):
     code, stdout, err = run_cli(_fit(data, tmp_path / "m", "--epochs", "1"), capsys)
     assert code == 0, err

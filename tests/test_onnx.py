@@ -66,6 +66,7 @@ def test_onnx_runtime_forecasts_equal_torch_forecasts(seattle, tmp_path, cell, h
     {"head": "segments", "segment": 3},  # SegRNN: segment recurrence + parallel segment decoding
     {"head": "segments", "channel_independent": True, "channel_embedding_dim": 2, "normalize": "revin"},
     {"head": "direct", "segment": 2, "normalize": "last", "skip": "linear"},
+    {"head": "segments", "segment": 3, "normalize": "revin", "skip": "ridge"},  # the frozen ridge highway
 ])
 def test_onnx_exports_the_segment_and_normalization_options(seattle, tmp_path, cell, options):
     frame = _recent(seattle)

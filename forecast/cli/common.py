@@ -318,9 +318,10 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--normalize", choices=("auto", "none", "last", "revin"),
                         help="RNN inputs relative to each window: last (minus the origin's value), revin (the "
                              "window's mean/std), none; auto (default): last for --head direct/segments")
-    parser.add_argument("--skip", choices=("none", "linear"),
-                        help="linear: add a linear map of the lookback to the RNN's forecast, with --head "
-                             "direct/segments (default none)")
+    parser.add_argument("--skip", choices=("none", "linear", "ridge"),
+                        help="add a linear map of the lookback to the RNN's forecast, with --head direct/segments: "
+                             "linear (learned with the network) or ridge (fitted by ridge regression before "
+                             "training and frozen; the RNN learns the rest); default none")
 
 
 def network_settings(args: argparse.Namespace) -> dict:

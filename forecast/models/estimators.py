@@ -65,7 +65,9 @@ class RNNForecaster(Forecaster):
     recurrent step each); channel_independent=True runs each target column as its own series through shared
     weights (channel_embedding_dim: a learned vector per column). normalize="last" forecasts the change from
     the origin, "revin" works on each window's mean/std scale (normalize_affine: learned scale and shift);
-    skip="linear" adds a linear map of the lookback (LSTNet's highway). normalize="auto" (the default) means
+    skip="linear" adds a linear map of the lookback (LSTNet's highway), learned with the network; skip="ridge"
+    fits that map by ridge regression first (training windows, penalty chosen on the validation windows) and
+    freezes it, so the recurrent part learns what it leaves (forecast.models.highway). normalize="auto" (the default) means
     "last" for value forecasts from the direct or segments head and "none" otherwise: with head="direct"
     and early stopping, the recipe chosen on validation data in issue 16 (experiments/RESULTS.md, "Issue
     16: weather with the new defaults"). task="quantile" adds

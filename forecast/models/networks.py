@@ -20,7 +20,7 @@ from forecast.models.segments import SegmentDecoder, SegmentEmbedding, segment_l
 CELLS = ("rnn", "gru", "lstm")
 HEADS = ("direct", "transducer", "classify", "segments")
 FORECAST_HEADS = ("direct", "segments")  # heads that map one final state to [B, H, T, Q]
-SKIPS = ("none", "linear")
+SKIPS = ("none", "linear", "ridge")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ class NetworkConfig:
     # its value at the origin and forecasts the change from it; "revin": minus the lookback mean, divided by
     # the standard deviation, both put back on the forecasts (normalize_affine: a learned per-target scale
     # and shift on top). skip="linear": add a linear map of each target's lookback (weights shared across
-    # targets, like DLinear/LSTNet's highway) to the head.
+    # targets, like DLinear/LSTNet's highway) to the head, learned with the rest; skip="ridge": the same map
+    # fitted by ridge regression before training and frozen (forecast.models.highway).
     normalize: str = "none"
     skip: str = "none"
     lookback: int = 0  # L, needed by skip="linear"
@@ -127,7 +128,9 @@ class RecurrentNetwork(nn.Module):
         else:  # the decoder's queries are the recurrent layer's inputs: position [+ channel] embedding
             n_query = c.hidden_size - c.channel_embedding_dim
             self.head = SegmentDecoder(c.hidden_size, c.horizon, c.segment, n_query, n_out, c.n_outputs, c.dropout)
-        self.skip = nn.Linear(c.lookback, c.horizon) if c.skip == "linear" else None
+        self.skip = nn.Linear(c.lookback, c.horizon) if c.skip != "none" else None
+        if c.skip == "ridge":  # fitted in closed form by train() (forecast.models.highway), never by the optimizer
+            self.skip.requires_grad_(False)
 
     def _channels(self, batch: int) -> torch.Tensor | None:
         """[B*T, Dc] each series' channel embedding (series b*T + t is target t of window b), or None."""
@@ -240,8 +243,8 @@ def check_config(c: NetworkConfig) -> None:
         # The transducer reads every step's state; shifting its inputs by the origin's value would show
         # earlier steps a later value, and a classifier has no forecast to add the level back to.
         raise ValueError(f"normalize={c.normalize!r} and skip={c.skip!r} need head='direct' or 'segments', got {c.head!r}")
-    if c.skip == "linear" and c.lookback < 1:
-        raise ValueError("skip='linear' needs the lookback: set NetworkConfig.lookback to L >= 1")
+    if c.skip != "none" and c.lookback < 1:
+        raise ValueError(f"skip={c.skip!r} needs the lookback: set NetworkConfig.lookback to L >= 1")
     if c.segment < 1:
         raise ValueError(f"segment must be a positive number of steps, got {c.segment}")
     if c.lookback and c.segment > c.lookback:

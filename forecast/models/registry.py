@@ -267,7 +267,7 @@ def _network_space(trial) -> dict[str, Any]:
         "head": head,
         "segment": trial.suggest_int("segment", 1, longest, log=True),
         "normalize": trial.suggest_categorical("normalize", ["none", "last", "revin"]),
-        "skip": trial.suggest_categorical("skip", ["none", "linear"]),
+        "skip": trial.suggest_categorical("skip", ["none", "linear", "ridge"]),
         "channel_independent": trial.suggest_categorical("channel_independent", [False, True]),
     }
 

@@ -160,6 +160,7 @@ class TrainResult:
     grad_norms: list[float] = field(default_factory=list)  # total norm of every step, before clipping
     epochs: int = 0
     seconds: float = 0.0
+    highway_penalty: float | None = None  # skip="ridge": the relative ridge penalty chosen (forecast.models.highway)
 
 
 def still_improving(history: Sequence[dict[str, float]]) -> bool:
@@ -187,6 +188,8 @@ def train(
         ForecastModule, or a function returning either; a function is called after seeding, so the initial
         weights follow `seed` too. The caller's torch RNG state is left as it was.
     Windows are any object with `len()` and `batch(idx) -> dict of arrays` (`forecast.data.windows`).
+    A network with skip="ridge" has its linear highway fitted in closed form first (training windows,
+    penalty chosen on the validation windows; `forecast.models.highway`), then frozen.
     The best validation epoch's weights are restored; with `patience`, training stops early (without
     validation windows patience has nothing to watch and is ignored; lr_schedule="plateau" is refused). A
     `checkpoint_dir` holding `last.ckpt` resumes from it (tensors and plain values only, never pickled
@@ -228,6 +231,11 @@ def train(
             network_or_module, torch.nn.Module) else network_or_module
         if not isinstance(module, ForecastModule):
             module = ForecastModule(module, **config.module_options())
+        highway_penalty = None
+        if getattr(getattr(module.network, "config", None), "skip", None) == "ridge":
+            from forecast.models.highway import fit_ridge_highway
+
+            highway_penalty = fit_ridge_highway(module.network, train_windows, val_windows if has_val else None)
         trainer = L.Trainer(
             max_epochs=config.max_epochs, max_steps=config.max_steps,
             accelerator=config.accelerator, devices=config.devices, precision=config.precision,
@@ -259,5 +267,5 @@ def train(
         network=network.cpu().float().eval(), module=module, history=keep_best.history,
         best_val_loss=keep_best.best_loss if keep_best.best_state is not None else None,
         best_epoch=best_epoch, grad_norms=module.grad_norms, epochs=trainer.current_epoch,
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - started, highway_penalty=highway_penalty,
     )

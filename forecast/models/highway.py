@@ -1,0 +1,117 @@
+"""The ridge highway (skip="ridge"): a network's linear skip fitted in closed form before training.
+
+LSTNet (Lai et al. 2018) adds a linear "highway" of the lookback to a recurrent network's forecast; with
+skip="linear" it is learned jointly by gradient descent, which over-fits a map of L x H weights within an
+epoch or two at long horizons. skip="ridge" fits it first, as the hybrid linear + neural models do (Zhang
+2003): ridge regression from each target's (normalized) lookback to its next H values, on the training
+windows only, with the penalty chosen on the validation windows; the highway is then frozen and the
+recurrent part, whose output layer starts at zero, learns what the linear map leaves. The normalization is
+the network's own (`InstanceNorm`), so with normalize="revin" the highway is RLinear (Li et al. 2023).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from forecast.data.padding import padding_mask
+
+# Candidate penalties, relative to the mean diagonal of the centred X'X (scale-free: the same grid whatever
+# the number of windows or the lookback). Without validation windows the middle one is used.
+RELATIVE_PENALTIES = tuple(10.0**k for k in range(-6, 2))
+DEFAULT_RELATIVE_PENALTY = 1e-2
+BATCH_WINDOWS = 2048  # windows read at a time: X'X is accumulated, never the whole design matrix
+
+
+def _rows(network: nn.Module, windows, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(lookback rows [B*T, L], target rows [B*T, H] on the normalized scale, scale [B*T, 1]) per batch of windows.
+
+    One row per (window, target column): the highway's weights are shared across target columns. Padded
+    lookback rows read as zeros, as in the network's forward pass."""
+    c = network.config
+    for start in range(0, len(windows), batch_size):
+        batch = windows.batch(slice(start, start + batch_size))
+        x = torch.from_numpy(batch["x"]).float()  # [B, L, F]
+        lengths = torch.from_numpy(batch["lengths"]) if "lengths" in batch else None
+        xn, stats = network.norm.normalize(x, lengths)
+        past = xn[:, :, : c.n_targets]  # [B, L, T]
+        if lengths is not None:
+            past = torch.where(padding_mask(lengths, x.shape[1]).unsqueeze(-1), past, torch.zeros_like(past))
+        y = torch.from_numpy(batch["y"]).float()  # [B, H, T]
+        scale = torch.ones_like(y[:, :1])  # [B, 1, T]
+        if stats is not None:
+            level, scale = stats
+            y = (y - level) / scale
+            if network.norm.weight is not None:
+                y = y * network.norm.weight + network.norm.bias
+        keep = torch.isfinite(y).all(dim=1).reshape(-1)  # (window, target) rows with all H targets known
+        yield (past.transpose(1, 2).reshape(-1, x.shape[1])[keep].double(),  # [B, L, T] -> [B*T, L]
+               y.transpose(1, 2).reshape(-1, c.horizon)[keep].double(),  # [B, H, T] -> [B*T, H]
+               scale.transpose(1, 2).reshape(-1, 1)[keep].double())  # [B, 1, T] -> [B*T, 1]
+
+
+def _solve(train_windows, network: nn.Module, batch_size: int) -> tuple[list[float], list[torch.Tensor], list[torch.Tensor]]:
+    """Ridge solutions (penalties, weights [L, H], intercepts [H]) for every RELATIVE_PENALTIES entry."""
+    lookback, horizon = network.config.lookback, network.config.horizon
+    n, sx, sy = 0, torch.zeros(lookback, dtype=torch.float64), torch.zeros(horizon, dtype=torch.float64)
+    xtx = torch.zeros(lookback, lookback, dtype=torch.float64)
+    xty = torch.zeros(lookback, horizon, dtype=torch.float64)
+    for x, y, _ in _rows(network, train_windows, batch_size):
+        n, sx, sy = n + len(x), sx + x.sum(0), sy + y.sum(0)
+        xtx += x.T @ x
+        xty += x.T @ y
+    if n == 0:
+        raise ValueError("skip='ridge' needs training windows with known targets")
+    mx, my = sx / n, sy / n
+    sxx = xtx - n * torch.outer(mx, mx)  # centred: the intercept is not penalized
+    sxy = xty - n * torch.outer(mx, my)
+    unit = float(torch.diagonal(sxx).mean().clamp_min(1e-12))
+    eye = torch.eye(lookback, dtype=torch.float64)
+    penalties, weights, intercepts = [], [], []
+    for relative in RELATIVE_PENALTIES:
+        penalty = relative * unit
+        w = torch.linalg.solve(sxx + penalty * eye, sxy)  # [L, H]
+        penalties.append(penalty)
+        weights.append(w)
+        intercepts.append(my - mx @ w)
+    return penalties, weights, intercepts
+
+
+def fit_ridge_highway(network: nn.Module, train_windows, val_windows=None, *,
+                      batch_size: int = BATCH_WINDOWS) -> float:
+    """Fit `network.skip` (an nn.Linear(L, H)) by ridge regression; returns the relative penalty chosen.
+
+    The penalty is the one of RELATIVE_PENALTIES with the lowest validation MSE on the windows' own scale
+    (what the training loss and early stopping measure), DEFAULT_RELATIVE_PENALTY without validation
+    windows. The skip is frozen and the head's last linear layer zeroed, so training starts from the
+    highway's forecast and the recurrent part learns the residual."""
+    penalties, weights, intercepts = _solve(train_windows, network, batch_size)
+    pick = RELATIVE_PENALTIES.index(DEFAULT_RELATIVE_PENALTY)
+    if val_windows is not None and len(val_windows):
+        stacked_w = torch.cat(weights, dim=1)  # [L, K*H]
+        stacked_b = torch.cat(intercepts)  # [K*H]
+        sse, count = torch.zeros(len(penalties), dtype=torch.float64), 0
+        for x, y, scale in _rows(network, val_windows, batch_size):
+            error = (x @ stacked_w + stacked_b).view(len(x), len(penalties), -1) - y[:, None, :]  # [R, K, H]
+            sse += ((error * scale[:, None, :]) ** 2).sum(dim=(0, 2))  # on the windows' scale
+            count += y.numel()
+        if count:
+            pick = int(torch.argmin(sse))
+    skip = network.skip
+    with torch.no_grad():
+        skip.weight.copy_(weights[pick].T.to(skip.weight.dtype))  # nn.Linear stores [H, L]
+        skip.bias.copy_(intercepts[pick].to(skip.bias.dtype))
+    skip.requires_grad_(False)
+    _zero_output_layer(network)
+    return RELATIVE_PENALTIES[pick]
+
+
+def _zero_output_layer(network: nn.Module) -> None:
+    """Zero the head's last linear map (the segments decoder's projection or the direct head itself)."""
+    layer = getattr(network.head, "project", network.head)
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.zero_()
+
