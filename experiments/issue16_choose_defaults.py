@@ -7,6 +7,7 @@ Ridge on lags and persistence, lookback 30, the target alone.
 
 usage: python experiments/issue16_choose_defaults.py DATASET HORIZON RECIPE[,RECIPE]   (one torch thread)
 recipes: V0_transducer V1_direct_last_linear V2_direct_last V3_direct_plain V4_segments_last_linear
+         V5_direct_last_ridge (the ridge-fitted highway, forecast.models.highway)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ RECIPES = {
     "V2_direct_last": {"head": "direct", "normalize": "last", "skip": "none"},
     "V3_direct_plain": {"head": "direct", "normalize": "none", "skip": "none"},
     "V4_segments_last_linear": {"head": "segments", "normalize": "last", "skip": "linear"},
+    "V5_direct_last_ridge": {"head": "direct", "normalize": "last", "skip": "ridge"},
 }
 
 

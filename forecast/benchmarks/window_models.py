@@ -115,6 +115,7 @@ class RecurrentFit:
     epochs: int
     seconds: float
     history: list[dict[str, float]]
+    highway_penalty: float | None = None  # skip="ridge" only: the relative ridge penalty chosen on validation
 
 
 def fit_recurrent(cell: str, settings: RecurrentSettings, train_windows: Windows, val: Windows, *,
@@ -136,7 +137,8 @@ def fit_recurrent(cell: str, settings: RecurrentSettings, train_windows: Windows
     fit = train(lambda: RecurrentNetwork(config), train_windows, val, recipe, seed=seed)
     best_loss = fit.best_val_loss if fit.best_val_loss is not None else float("inf")
     best_epoch = fit.best_epoch if fit.best_epoch is not None else -1
-    return RecurrentFit(fit.network, best_loss, best_epoch, fit.epochs, fit.seconds, fit.history)
+    return RecurrentFit(fit.network, best_loss, best_epoch, fit.epochs, fit.seconds, fit.history,
+                        fit.highway_penalty)
 
 
 @torch.no_grad()

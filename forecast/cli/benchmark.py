@@ -43,17 +43,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="univariate (OT only), multivariate (7 columns in and out) or both (default)")
     p.add_argument("--models", default=None,
                    help="comma-separated models from repeat,ridge,rnn,gru,lstm (default repeat,ridge,gru)")
-    p.add_argument("--recipe", default=None, choices=("segments", "segrnn", "pointwise"),
-                   help="recurrent recipe: segments (SegRNN-style on a 2-core budget, default), segrnn "
-                        "(SegRNN's own width and epochs, about 13x slower) or pointwise (issue 14's rows)")
+    p.add_argument("--recipe", default=None, choices=("segments", "highway", "segrnn", "pointwise"),
+                   help="recurrent recipe: segments (SegRNN-style on a 2-core budget, default), highway "
+                        "(segments plus a ridge-fitted linear highway, --rnn-skip ridge), segrnn (SegRNN's own "
+                        "width and epochs, about 13x slower) or pointwise (issue 14's rows)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: tiny networks, 2 training batches, every 24th test window (seconds, not minutes)")
     p.add_argument("--rnn-normalize", default=None, choices=("last", "revin", "none"),
                    help="recurrent nets forecast the change from the origin's value (last, pointwise recipe), "
                         "from the lookback's mean in its std (revin, segments recipe) or the value itself (none)")
-    p.add_argument("--rnn-skip", default=None, choices=("linear", "none"),
-                   help="add a linear map of each target's lookback to the recurrent head (pointwise "
-                        "recipe's default) or not (segments recipe's default)")
+    p.add_argument("--rnn-skip", default=None, choices=("linear", "ridge", "none"),
+                   help="add a linear map of each target's lookback to the recurrent head, learned with it "
+                        "(linear, pointwise recipe's default) or fitted by ridge regression first and frozen "
+                        "(ridge), or not (none, segments recipe's default)")
     p.add_argument("--workers", type=positive_int, default=1,
                    help="processes running fits side by side, each with --threads threads (default 1)")
     add_threads(p)
