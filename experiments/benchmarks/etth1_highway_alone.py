@@ -18,9 +18,9 @@ import time
 import torch
 
 from forecast.benchmarks import etth1
-from forecast.benchmarks.window_models import predict_network
+from forecast.benchmarks.window_models import network_config, predict_network
 from forecast.models.highway import fit_ridge_highway
-from forecast.models.networks import NetworkConfig, RecurrentNetwork
+from forecast.models.networks import RecurrentNetwork
 
 
 def _ints(text: str) -> list[int]:
@@ -42,12 +42,7 @@ def main() -> None:
                 started = time.process_time()
                 train, val, test = (etth1.protocol_windows(data, lookback, horizon, part)
                                     for part in ("train", "val", "test"))
-                network = RecurrentNetwork(NetworkConfig(
-                    n_inputs=train.n_inputs, n_targets=len(data.targets), horizon=horizon, cell="gru",
-                    hidden_size=recipe.hidden_size, dropout=recipe.dropout, head=recipe.head,
-                    normalize=recipe.normalize, skip=recipe.skip, lookback=lookback, segment=recipe.segment,
-                    channel_independent=recipe.channel_independent,
-                    channel_embedding_dim=recipe.channel_embedding_dim))
+                network = RecurrentNetwork(network_config("gru", recipe, train))
                 penalty = fit_ridge_highway(network, train, val)  # also zeroes the recurrent output layer
                 rows.append({"setting": setting, "lookback": lookback, "horizon": horizon,
                              "model": "ridge highway alone (RevIN + ridge)", "highway_penalty": penalty,

@@ -118,17 +118,22 @@ class RecurrentFit:
     highway_penalty: float | None = None  # skip="ridge" only: the relative ridge penalty chosen on validation
 
 
-def fit_recurrent(cell: str, settings: RecurrentSettings, train_windows: Windows, val: Windows, *,
-                  seed: int = 0) -> RecurrentFit:
-    """Train an Elman RNN / GRU / LSTM on `train_windows`, early-stopping on the MSE of `val`; best weights kept."""
-    spec = train_windows.spec
-    config = NetworkConfig(
-        n_inputs=train_windows.n_inputs, n_targets=len(spec.targets), horizon=spec.horizon, cell=cell,
+def network_config(cell: str, settings: RecurrentSettings, windows: Windows) -> NetworkConfig:
+    """The network `settings` describe for `windows` (their inputs, targets, lookback and horizon)."""
+    spec = windows.spec
+    return NetworkConfig(
+        n_inputs=windows.n_inputs, n_targets=len(spec.targets), horizon=spec.horizon, cell=cell,
         hidden_size=settings.hidden_size, num_layers=settings.num_layers, dropout=settings.dropout,
         head=settings.head, normalize=settings.normalize, skip=settings.skip, lookback=spec.lookback,
         segment=settings.segment, channel_independent=settings.channel_independent,
         channel_embedding_dim=settings.channel_embedding_dim, normalize_affine=settings.normalize_affine,
     )
+
+
+def fit_recurrent(cell: str, settings: RecurrentSettings, train_windows: Windows, val: Windows, *,
+                  seed: int = 0) -> RecurrentFit:
+    """Train an Elman RNN / GRU / LSTM on `train_windows`, early-stopping on the MSE of `val`; best weights kept."""
+    config = network_config(cell, settings, train_windows)
     recipe = TrainConfig(optimizer="adam", lr=settings.lr, weight_decay=settings.weight_decay,
                          lr_schedule=settings.lr_schedule,
                          batch_size=settings.batch_size, max_epochs=settings.max_epochs, patience=settings.patience,

@@ -16,8 +16,6 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from forecast.data.padding import padding_mask
-
 # Candidate penalties, relative to the mean diagonal of the centred X'X (scale-free: the same grid whatever
 # the number of windows or the lookback). Without validation windows the middle one is used.
 RELATIVE_PENALTIES = tuple(10.0**k for k in range(-6, 2))
@@ -36,24 +34,17 @@ def _rows(network: nn.Module, windows, batch_size: int) -> Iterator[tuple[torch.
         x = torch.from_numpy(batch["x"]).float()  # [B, L, F]
         lengths = torch.from_numpy(batch["lengths"]) if "lengths" in batch else None
         xn, stats = network.norm.normalize(x, lengths)
-        past = xn[:, :, : c.n_targets]  # [B, L, T]
-        if lengths is not None:
-            past = torch.where(padding_mask(lengths, x.shape[1]).unsqueeze(-1), past, torch.zeros_like(past))
-        y = torch.from_numpy(batch["y"]).float()  # [B, H, T]
-        scale = torch.ones_like(y[:, :1])  # [B, 1, T]
-        if stats is not None:
-            level, scale = stats
-            y = (y - level) / scale
-            if network.norm.weight is not None:
-                y = y * network.norm.weight + network.norm.bias
+        past = network.skip_inputs(xn, lengths)  # [B, T, L]
+        y = network.norm.normalize_targets(torch.from_numpy(batch["y"]).float(), stats)  # [B, H, T]
+        scale = torch.ones_like(y[:, :1]) if stats is None else stats[1]  # [B, 1, T]
         keep = torch.isfinite(y).all(dim=1).reshape(-1)  # (window, target) rows with all H targets known
-        yield (past.transpose(1, 2).reshape(-1, x.shape[1])[keep].double(),  # [B, L, T] -> [B*T, L]
+        yield (past.reshape(-1, x.shape[1])[keep].double(),  # [B, T, L] -> [B*T, L]
                y.transpose(1, 2).reshape(-1, c.horizon)[keep].double(),  # [B, H, T] -> [B*T, H]
                scale.transpose(1, 2).reshape(-1, 1)[keep].double())  # [B, 1, T] -> [B*T, 1]
 
 
-def _solve(train_windows, network: nn.Module, batch_size: int) -> tuple[list[float], list[torch.Tensor], list[torch.Tensor]]:
-    """Ridge solutions (penalties, weights [L, H], intercepts [H]) for every RELATIVE_PENALTIES entry."""
+def _solve(train_windows, network: nn.Module, batch_size: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Ridge solutions (weights [L, H], intercepts [H]), one per RELATIVE_PENALTIES entry."""
     lookback, horizon = network.config.lookback, network.config.horizon
     n, sx, sy = 0, torch.zeros(lookback, dtype=torch.float64), torch.zeros(horizon, dtype=torch.float64)
     xtx = torch.zeros(lookback, lookback, dtype=torch.float64)
@@ -69,14 +60,8 @@ def _solve(train_windows, network: nn.Module, batch_size: int) -> tuple[list[flo
     sxy = xty - n * torch.outer(mx, my)
     unit = float(torch.diagonal(sxx).mean().clamp_min(1e-12))
     eye = torch.eye(lookback, dtype=torch.float64)
-    penalties, weights, intercepts = [], [], []
-    for relative in RELATIVE_PENALTIES:
-        penalty = relative * unit
-        w = torch.linalg.solve(sxx + penalty * eye, sxy)  # [L, H]
-        penalties.append(penalty)
-        weights.append(w)
-        intercepts.append(my - mx @ w)
-    return penalties, weights, intercepts
+    weights = [torch.linalg.solve(sxx + relative * unit * eye, sxy) for relative in RELATIVE_PENALTIES]  # [L, H]
+    return weights, [my - mx @ w for w in weights]
 
 
 def fit_ridge_highway(network: nn.Module, train_windows, val_windows=None, *,
@@ -85,16 +70,16 @@ def fit_ridge_highway(network: nn.Module, train_windows, val_windows=None, *,
 
     The penalty is the one of RELATIVE_PENALTIES with the lowest validation MSE on the windows' own scale
     (what the training loss and early stopping measure), DEFAULT_RELATIVE_PENALTY without validation
-    windows. The skip is frozen and the head's last linear layer zeroed, so training starts from the
-    highway's forecast and the recurrent part learns the residual."""
-    penalties, weights, intercepts = _solve(train_windows, network, batch_size)
+    windows. The head's last linear layer is zeroed, so training starts from the highway's forecast and
+    the recurrent part learns the residual (the skip itself is frozen by RecurrentNetwork for skip="ridge")."""
+    weights, intercepts = _solve(train_windows, network, batch_size)
     pick = RELATIVE_PENALTIES.index(DEFAULT_RELATIVE_PENALTY)
     if val_windows is not None and len(val_windows):
         stacked_w = torch.cat(weights, dim=1)  # [L, K*H]
         stacked_b = torch.cat(intercepts)  # [K*H]
-        sse, count = torch.zeros(len(penalties), dtype=torch.float64), 0
+        sse, count = torch.zeros(len(weights), dtype=torch.float64), 0
         for x, y, scale in _rows(network, val_windows, batch_size):
-            error = (x @ stacked_w + stacked_b).view(len(x), len(penalties), -1) - y[:, None, :]  # [R, K, H]
+            error = (x @ stacked_w + stacked_b).view(len(x), len(weights), -1) - y[:, None, :]  # [R, K, H]
             sse += ((error * scale[:, None, :]) ** 2).sum(dim=(0, 2))  # on the windows' scale
             count += y.numel()
         if count:
@@ -103,7 +88,6 @@ def fit_ridge_highway(network: nn.Module, train_windows, val_windows=None, *,
     with torch.no_grad():
         skip.weight.copy_(weights[pick].T.to(skip.weight.dtype))  # nn.Linear stores [H, L]
         skip.bias.copy_(intercepts[pick].to(skip.bias.dtype))
-    skip.requires_grad_(False)
     _zero_output_layer(network)
     return RELATIVE_PENALTIES[pick]
 
@@ -114,4 +98,3 @@ def _zero_output_layer(network: nn.Module) -> None:
     with torch.no_grad():
         layer.weight.zero_()
         layer.bias.zero_()
-

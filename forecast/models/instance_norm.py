@@ -57,6 +57,14 @@ class InstanceNorm(nn.Module):
             targets = targets * self.weight + self.bias  # [B, L, T] * [T] + [T]
         return torch.cat([targets, x[:, :, self.n_targets:]], dim=-1), (level, scale)  # [B, L, T] + [B, L, F-T]
 
+    def normalize_targets(self, y: torch.Tensor, stats) -> torch.Tensor:
+        """Targets y [B, H, T] on the scale the head forecasts in (the inverse of `denormalize`)."""
+        if stats is None:
+            return y
+        level, scale = stats  # [B, 1, T] each
+        y = (y - level) / scale
+        return y * self.weight + self.bias if self.weight is not None else y
+
     def denormalize(self, y: torch.Tensor, stats) -> torch.Tensor:
         """Forecasts y [B, H, T, Q] on the normalized scale -> the inputs' scale (the inverse of `normalize`)."""
         if stats is None:

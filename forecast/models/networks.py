@@ -216,13 +216,18 @@ class RecurrentNetwork(nn.Module):
         if c.channel_independent:  # series b*T + t -> target t of window b
             y = y.view(batch, c.n_targets, c.horizon, c.n_outputs).transpose(1, 2)  # [B, T, H, Q] -> [B, H, T, Q]
         if self.skip is not None:
-            past = x[:, :, : c.n_targets]  # [B, L, T]
-            if lengths is not None:  # the skip reads left padding as zeros, whatever the normalization made of it
-                real = padding_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1)  # [B, L, 1]
-                past = torch.where(real, past, torch.zeros_like(past))
-            linear = self.skip(past.transpose(1, 2))  # [B, T, L] -> [B, T, H]
+            linear = self.skip(self.skip_inputs(x, lengths))  # [B, T, L] -> [B, T, H]
             y = y + linear.transpose(1, 2).unsqueeze(-1)  # [B, H, T, Q] + [B, H, T, 1]
         return self.norm.denormalize(y, stats), h  # back to each window's level (and scale)
+
+    def skip_inputs(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, T, L] what the linear skip reads: each target's lookback from normalized windows x [B, L, F],
+        left padding as zeros whatever the normalization made of it (forecast.models.highway fits on the same)."""
+        past = x[:, :, : self.config.n_targets]  # [B, L, T]
+        if lengths is not None:
+            real = padding_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1)  # [B, L, 1]
+            past = torch.where(real, past, torch.zeros_like(past))
+        return past.transpose(1, 2)  # [B, T, L]
 
     def forecast(self, x: torch.Tensor, *, series=None, codes=None, future=None, lengths=None) -> torch.Tensor:
         """Forecasts from the last input step: [B, H, T, Q] (or [B, n_classes] logits)."""
