@@ -16,6 +16,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from forecast.errors import InputError
+
 # Candidate penalties, relative to the mean diagonal of the centred X'X (scale-free: the same grid whatever
 # the number of windows or the lookback). Without validation windows the middle one is used.
 RELATIVE_PENALTIES = tuple(10.0**k for k in range(-6, 2))
@@ -54,7 +56,8 @@ def _solve(train_windows, network: nn.Module, batch_size: int) -> tuple[list[tor
         xtx += x.T @ x
         xty += x.T @ y
     if n == 0:
-        raise ValueError("skip='ridge' needs training windows with known targets")
+        raise InputError("skip='ridge' found no training window with all its targets known: the highway has "
+                         "nothing to fit on; use more data or --skip none")
     mx, my = sx / n, sy / n
     sxx = xtx - n * torch.outer(mx, mx)  # centred: the intercept is not penalized
     sxy = xty - n * torch.outer(mx, my)

@@ -10,6 +10,7 @@ from sklearn.linear_model import Ridge
 
 from forecast.config import WindowSpec
 from forecast.data.windows import ArrayWindows
+from forecast.errors import InputError
 from forecast.models.estimators import RNNForecaster
 from forecast.models.highway import DEFAULT_RELATIVE_PENALTY, RELATIVE_PENALTIES, fit_ridge_highway
 from forecast.models.loading import load_model
@@ -104,3 +105,10 @@ def test_rnn_forecaster_with_the_ridge_highway_fits_saves_and_loads(tmp_path):
     model.save(tmp_path / "model")
     loaded = load_model(tmp_path / "model")
     pd.testing.assert_frame_equal(model.predict(frame), loaded.predict(frame))
+
+
+def test_no_training_window_with_known_targets_is_one_clear_input_error():
+    windows = _windows(_series(100, 4))
+    windows.y[:] = np.nan
+    with pytest.raises(InputError, match="--skip none"):
+        fit_ridge_highway(_net(), windows, None)
