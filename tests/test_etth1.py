@@ -230,6 +230,11 @@ def test_cli_options_reach_the_config():
         512, 256, "last", 30, 10)
     assert replace(segrnn, hidden_size=segments.hidden_size, channel_embedding_dim=segments.channel_embedding_dim,
                    normalize=segments.normalize, max_epochs=segments.max_epochs, patience=segments.patience) == segments
-    # the highway recipe differs from the segments recipe in the skip alone: a ridge-fitted, frozen highway
+    # the highway recipe differs from the segments recipe in the skip (a ridge-fitted, frozen highway) and in
+    # SegRNN's last-value normalization; --rnn-normalize revin still gives its first, RevIN version
     highway = config_from_args(build_parser().parse_args(["benchmark", "etth1", "--recipe", "highway"])).recurrent
-    assert highway.skip == "ridge" and replace(highway, skip=segments.skip) == segments
+    assert (highway.skip, highway.normalize) == ("ridge", "last")
+    assert replace(highway, skip=segments.skip, normalize=segments.normalize) == segments
+    highway_revin = config_from_args(build_parser().parse_args(
+        ["benchmark", "etth1", "--recipe", "highway", "--rnn-normalize", "revin"])).recurrent
+    assert highway_revin == replace(highway, normalize="revin")

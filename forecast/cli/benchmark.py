@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated models from repeat,ridge,rnn,gru,lstm (default repeat,ridge,gru)")
     p.add_argument("--recipe", default=None, choices=("segments", "highway", "segrnn", "pointwise"),
                    help="recurrent recipe: segments (SegRNN-style on a 2-core budget, default), highway "
-                        "(segments plus a ridge-fitted linear highway, --rnn-skip ridge), segrnn (SegRNN's own "
+                        "(segments plus a ridge-fitted linear highway, --rnn-skip ridge, on last-value normalization), segrnn (SegRNN's own "
                         "width and epochs, about 13x slower) or pointwise (issue 14's rows)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: tiny networks, 2 training batches, every 24th test window (seconds, not minutes)")
