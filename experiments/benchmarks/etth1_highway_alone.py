@@ -3,10 +3,12 @@
 For every cell of the long-horizon table it builds the recipe's network, fits its highway exactly as
 training does (`forecast.models.highway.fit_ridge_highway`: training windows, penalty chosen on the
 validation windows) and scores the network before any gradient step, when its recurrent output layer is
-still zero, so the forecast is the highway's alone (RevIN + ridge: RLinear). Deterministic, seconds per
-cell; prints JSON.
+still zero, so the forecast is the highway's alone (with last-value normalization, the recipe's, it is
+ridge on NLinear's inputs; with `--normalize revin`, the recipe's first version, RLinear). Deterministic,
+seconds per cell; prints JSON.
 
 usage: python experiments/benchmarks/etth1_highway_alone.py [--lookbacks 96,336] [--horizons 96,192,336,720]
+           [--normalize last|revin]
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import torch
 
@@ -31,9 +34,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--lookbacks", type=_ints, default=list(etth1.LOOKBACKS))
     p.add_argument("--horizons", type=_ints, default=list(etth1.DLINEAR_HORIZONS))
+    p.add_argument("--normalize", choices=("last", "revin"), default=etth1.RECIPES["highway"].normalize,
+                   help="the network's instance normalization, which the highway reads (default: the recipe's)")
     args = p.parse_args()
     torch.set_num_threads(1)
-    recipe = etth1.RECIPES["highway"]
+    recipe = replace(etth1.RECIPES["highway"], normalize=args.normalize)
     rows = []
     for setting in etth1.SETTINGS:
         data = etth1.load_protocol(setting)
@@ -45,7 +50,7 @@ def main() -> None:
                 network = RecurrentNetwork(network_config("gru", recipe, train))
                 penalty = fit_ridge_highway(network, train, val)  # also zeroes the recurrent output layer
                 rows.append({"setting": setting, "lookback": lookback, "horizon": horizon,
-                             "model": "ridge highway alone (RevIN + ridge)", "highway_penalty": penalty,
+                             "model": f"ridge highway alone ({args.normalize} + ridge)", "highway_penalty": penalty,
                              "val_mse": etth1.scores(predict_network(network, val), val.targets(slice(None)))["mse"],
                              **etth1.scores(predict_network(network, test), test.targets(slice(None))),
                              "cpu_seconds": round(time.process_time() - started, 2)})
