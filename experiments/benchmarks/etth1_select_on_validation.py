@@ -7,6 +7,7 @@ one a user could have chosen without the test months. Inputs are results JSON fi
 etth1` (or `etth1_merge.py`), each given as LABEL=PATH; rows without a validation MSE are refused. E.g.
     python experiments/benchmarks/etth1_select_on_validation.py \
         segments=results/etth1_long_horizon.json highway=results/etth1_highway_last.json \
+        highway=results/etth1_highway_l512.json \
         highway-revin=results/etth1_highway.json \
         segrnn=results/etth1_segrnn_budget.json segrnn=results/etth1_segrnn_univariate.json
 Prints JSON: every candidate with its seeds, mean validation and test MSE, and the choice per cell.
