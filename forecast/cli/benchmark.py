@@ -45,13 +45,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated models from repeat,ridge,rnn,gru,lstm (default repeat,ridge,gru)")
     p.add_argument("--recipe", default=None, choices=("segments", "highway", "segrnn", "pointwise"),
                    help="recurrent recipe: segments (SegRNN-style on a 2-core budget, default), highway "
-                        "(segments plus a ridge-fitted linear highway, --rnn-skip ridge, on last-value normalization), segrnn (SegRNN's own "
-                        "width and epochs, about 13x slower) or pointwise (issue 14's rows)")
+                        "(segments plus a ridge-fitted linear highway, --rnn-skip ridge, on last-value "
+                        "normalization), segrnn (SegRNN's own width and epochs, about 13x slower) or pointwise "
+                        "(issue 14's rows)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: tiny networks, 2 training batches, every 24th test window (seconds, not minutes)")
     p.add_argument("--rnn-normalize", default=None, choices=("last", "revin", "none"),
-                   help="recurrent nets forecast the change from the origin's value (last, pointwise recipe), "
-                        "from the lookback's mean in its std (revin, segments recipe) or the value itself (none)")
+                   help="recurrent nets forecast the change from the origin's value (last: pointwise, segrnn "
+                        "and highway recipes), from the lookback's mean in its std (revin: segments recipe) or "
+                        "the value itself (none)")
     p.add_argument("--rnn-skip", default=None, choices=("linear", "ridge", "none"),
                    help="add a linear map of each target's lookback to the recurrent head, learned with it "
                         "(linear, pointwise recipe's default) or fitted by ridge regression first and frozen "

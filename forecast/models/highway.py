@@ -6,7 +6,8 @@ epoch or two at long horizons. skip="ridge" fits it first, as the hybrid linear 
 2003): ridge regression from each target's (normalized) lookback to its next H values, on the training
 windows only, with the penalty chosen on the validation windows; the highway is then frozen and the
 recurrent part, whose output layer starts at zero, learns what the linear map leaves. The normalization is
-the network's own (`InstanceNorm`), so with normalize="revin" the highway is RLinear (Li et al. 2023).
+the network's own (`InstanceNorm`), so with normalize="revin" the highway is RLinear (Li et al. 2023)
+and with normalize="last" it is ridge on NLinear's inputs (Zeng et al. 2023).
 """
 
 from __future__ import annotations
