@@ -20,7 +20,15 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from forecast.errors import InputError
+
 RECURRENT = ("rnn", "gru", "lstm")
+
+
+def _fail(message: str) -> int:
+    """One line on stderr and exit status 2, as the CLI does for bad input."""
+    print(f"etth1_select_on_validation: {message}", file=sys.stderr)
+    return 2
 
 
 def _rows(path: Path) -> list[dict]:
@@ -36,7 +44,7 @@ def candidates(labelled: dict[str, list[dict]]) -> dict[tuple[str, int], list[di
     for label, rows in labelled.items():
         for row in rows:
             if row.get("val_mse") is None:
-                raise SystemExit(f"{label}: row {row['setting']} L={row['lookback']} H={row['horizon']} "
+                raise InputError(f"{label}: row {row['setting']} L={row['lookback']} H={row['horizon']} "
                                  "has no val_mse; only runs that record validation can be selected on")
             pooled[(row["setting"], row["horizon"], label, row["model"], row["lookback"])].append(row)
     cells: dict[tuple[str, int], list[dict]] = defaultdict(list)
@@ -58,10 +66,14 @@ def main(argv: list[str]) -> int:
     for item in args.inputs:
         label, sep, path = item.partition("=")
         if not sep or not Path(path).is_file():
-            raise SystemExit(f"etth1_select_on_validation: {item!r} is not LABEL=PATH of an existing file")
+            return _fail(f"{item!r} is not LABEL=PATH of an existing file (e.g. highway=results/etth1_highway_last.json)")
         labelled.setdefault(label, []).extend(_rows(Path(path)))
+    try:
+        cells = candidates(labelled)
+    except InputError as exc:
+        return _fail(str(exc))
     report = []
-    for (setting, horizon), options in sorted(candidates(labelled).items()):
+    for (setting, horizon), options in sorted(cells.items()):
         chosen = min(options, key=lambda c: c["val_mse"])
         report.append({"setting": setting, "horizon": horizon, "chosen": chosen,
                        "best_on_test": min(options, key=lambda c: c["test_mse"]), "candidates": options})
