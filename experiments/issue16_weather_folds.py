@@ -17,6 +17,7 @@ h = horizon) of every model against Ridge and against persistence. One torch thr
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import time
@@ -24,7 +25,6 @@ import time
 from issue16_choose_defaults import RECIPES
 
 CELLS = ("rnn", "gru", "lstm")
-TEST_START = 0.8  # `forecast backtest`'s default test period is the last 20% of the timestamps
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,8 +43,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     bad = [c for c in cells if c not in CELLS] + [r for r in recipes if r not in RECIPES]
     if bad:
         _fail(f"unknown cell or recipe {bad}; --cells takes {CELLS}, --recipes {tuple(RECIPES)}")
-    if not 0 < args.folds * args.fold_size < TEST_START:
-        _fail(f"--folds x --fold-size must lie in (0, {TEST_START}), got {args.folds * args.fold_size:g}")
     try:
         args.seed_list = [int(s) for s in args.seeds.split(",")]
     except ValueError:
@@ -62,18 +60,21 @@ def main(argv: list[str] | None = None) -> None:
     from forecast import datasets
     from forecast.config import WindowSpec
     from forecast.evaluate import backtest
-    from forecast.metrics import join_actuals
+    from forecast.metrics import join_actuals, score_joined
     from forecast.models import registry
 
     if args.dataset not in datasets.names():
         _fail(f"{args.dataset!r} is not a bundled dataset; choose from {', '.join(datasets.names())}")
+    test_start = 1 - inspect.signature(backtest).parameters["test_size"].default  # `forecast backtest`'s own
+    if not 0 < args.folds * args.fold_size < test_start:
+        _fail(f"--folds x --fold-size must lie in (0, {test_start:g}), got {args.folds * args.fold_size:g}")
     warnings.filterwarnings("ignore", category=UserWarning)  # Lightning's notes on tiny data loaders
     torch.set_num_threads(1)
     frame, info = datasets.load(args.dataset), datasets.spec(args.dataset)
     stamps = frame.index.unique().sort_values()
     spec = WindowSpec(target=info.target, lookback=args.lookback, horizon=args.horizon, id_col=info.id_col)
     for k in range(args.folds):
-        first = TEST_START - (args.folds - k) * args.fold_size
+        first = test_start - (args.folds - k) * args.fold_size
         known = frame[frame.index < stamps[int(len(stamps) * (first + args.fold_size))]]  # nothing after the fold
         start = stamps[int(len(stamps) * first)]
         models = {"ridge": "ridge"}
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         result = backtest(models, known, spec, test_start=start, progress=False)
         forecasts = _with_seed_means(result.forecasts, args) if len(args.seed_list) > 1 else result.forecasts
         joined = join_actuals(forecasts, known, target=info.target, id_col=info.id_col)
-        mae = (joined["forecast"] - joined["actual"]).abs().groupby(joined["model"]).mean().sort_values()
+        pooled = score_joined(joined)
+        mae = pooled[pooled["step"].isna()].set_index("model")["mae"].sort_values()  # over steps and series
         print(json.dumps({
             "dataset": args.dataset, "horizon": args.horizon, "fold": k, "first_origin": str(start),
             "last_row": str(known.index.max()), "seconds": round(time.perf_counter() - started),
