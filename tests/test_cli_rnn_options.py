@@ -105,3 +105,17 @@ def test_backtest_passes_the_options_to_the_recurrent_models_only(data, tmp_path
     refits = pd.read_csv(out / "refits.csv")
     assert refits.set_index("model").loc["gru", "epochs"] == 3
     assert any("gru: the best validation loss came at the last epoch" in line for line in err), err
+
+
+def test_ema_half_life_reaches_the_saved_model_and_a_bad_value_is_one_line(data, tmp_path, capsys):
+    out = tmp_path / "model"
+    code, _, err = run_cli(_fit(data, out, "--model", "gru", "--max-epochs", "2", "--ema-half-life", "0.5"), capsys)
+    assert code == 0, err
+    saved = json.loads((out / "model.json").read_text())
+    assert saved["params"]["ema_half_life"] == 0.5
+    assert main(["predict", "--model", str(out), str(data), "--out", str(tmp_path / "f.csv"), "--no-progress"]) == 0
+    with pytest.raises(SystemExit) as stop:  # argparse's own usage error: one line, exit 2
+        main(_fit(data, tmp_path / "bad", "--ema-half-life", "0"))
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert stop.value.code == 2 and "--ema-half-life" in err[-1] and "> 0" in err[-1], err
+    assert not (tmp_path / "bad").exists()

@@ -100,6 +100,7 @@ class RecurrentSettings:
     patience: int = 3
     gradient_clip_val: float = DEFAULT_TRAIN.gradient_clip_val
     limit_train_batches: int | float = 1.0
+    ema_half_life: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,7 +139,7 @@ def fit_recurrent(cell: str, settings: RecurrentSettings, train_windows: Windows
                          lr_schedule=settings.lr_schedule,
                          batch_size=settings.batch_size, max_epochs=settings.max_epochs, patience=settings.patience,
                          gradient_clip_val=settings.gradient_clip_val,
-                         limit_train_batches=settings.limit_train_batches)
+                         limit_train_batches=settings.limit_train_batches, ema_half_life=settings.ema_half_life)
     fit = train(lambda: RecurrentNetwork(config), train_windows, val, recipe, seed=seed)
     best_loss = fit.best_val_loss if fit.best_val_loss is not None else float("inf")
     best_epoch = fit.best_epoch if fit.best_epoch is not None else -1

@@ -68,6 +68,17 @@ def non_negative_int(text: str) -> int:
     return _whole_number(text, 0, "a number >= 0")
 
 
+def positive_float(text: str) -> float:
+    """argparse type for a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
 DEFAULT_THREADS = 1
 """torch CPU threads of every command that trains or predicts, unless --threads says otherwise. One thread:
 a short LSTM fit on 2 idle cores took 1.79 s with 1 thread and 1.74 s with torch's own 2; with the cores
@@ -280,7 +291,7 @@ def data_notes() -> Iterator[None]:
 
 
 def add_training_options(parser: argparse.ArgumentParser, *, who: str = "") -> None:
-    """--max-epochs (alias --epochs) and --patience, the same on every command that trains RNNs
+    """--max-epochs (alias --epochs), --patience and --ema-half-life, the same on every command that trains RNNs
     (`training_settings` reads them). who: how the help names the models (e.g. "of RNNs")."""
     from forecast.models.training import DEFAULT_TRAIN
 
@@ -290,13 +301,18 @@ def add_training_options(parser: argparse.ArgumentParser, *, who: str = "") -> N
     parser.add_argument("--patience", type=non_negative_int, metavar="N",
                         help=f"stop after N epochs without a lower validation loss and keep the best epoch's "
                              f"weights (default {DEFAULT_TRAIN.patience}; 0: train all --max-epochs)")
+    parser.add_argument("--ema-half-life", type=positive_float, metavar="EPOCHS",
+                        help="validate, keep and save an exponential moving average of the weights with this "
+                             "half-life in epochs instead of the raw weights (default: off)")
 
 
 def training_settings(args: argparse.Namespace) -> dict:
-    """The registry.build settings --max-epochs/--patience ask for (only those given)."""
+    """The registry.build settings --max-epochs/--patience/--ema-half-life ask for (only those given)."""
     chosen: dict = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     if args.patience is not None:
         chosen["patience"] = args.patience or None  # 0: never stop early
+    if args.ema_half_life is not None:
+        chosen["ema_half_life"] = args.ema_half_life
     return chosen
 
 

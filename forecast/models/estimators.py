@@ -49,8 +49,8 @@ from forecast.models.window_inputs import predict_frame, run_windows
 
 _TRAINING = train_constraints()  # the checks of the parameters below, which make up the TrainConfig
 _TRAIN_PARAMS = ("lr", "weight_decay", "optimizer", "lr_schedule", "gradient_clip_val", "gradient_clip_algorithm",
-                 "batch_size", "max_epochs", "patience", "accelerator", "devices", "precision", "progress_bar",
-                 "checkpoint_dir")
+                 "batch_size", "max_epochs", "patience", "ema_half_life", "accelerator", "devices", "precision",
+                 "progress_bar", "checkpoint_dir")
 
 
 class RNNForecaster(Forecaster):
@@ -151,6 +151,7 @@ class RNNForecaster(Forecaster):
         batch_size: int = DEFAULT_TRAIN.batch_size,
         max_epochs: int = DEFAULT_TRAIN.max_epochs,
         patience: int | None = DEFAULT_TRAIN.patience,
+        ema_half_life: float | None = DEFAULT_TRAIN.ema_half_life,
         val_size: float = 0.1,
         scaler: str = "standard",
         per_series_scaling: bool = False,
@@ -192,6 +193,7 @@ class RNNForecaster(Forecaster):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
+        self.ema_half_life = ema_half_life
         self.val_size = val_size
         self.scaler = scaler
         self.per_series_scaling = per_series_scaling

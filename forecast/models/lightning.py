@@ -16,6 +16,7 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.callbacks import WeightAveraging
 
 from forecast.data.padding import padding_mask
 from forecast.errors import TrainingError
@@ -24,7 +25,8 @@ from forecast.models.networks import RecurrentNetwork
 from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS
 from forecast.models.training import decay_factor
 
-__all__ = ["CLASSIFY_TASKS", "LOSSES", "TASKS", "ForecastModule", "KeepBestWeights", "fit_trainer", "quiet_lightning"]
+__all__ = ["CLASSIFY_TASKS", "LOSSES", "TASKS", "ExponentialWeightAverage", "ForecastModule", "KeepBestWeights", "fit_trainer",
+           "quiet_lightning"]
 
 
 def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
@@ -278,10 +280,26 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*overridden `transfer_batch_to_device`.*")
 
 
+class ExponentialWeightAverage(WeightAveraging):
+    """An exponential moving average of the weights, updated after every optimizer step (Polyak averaging).
+
+    Lightning's WeightAveraging swaps the average in for validation and copies it into the module when
+    training ends; `decay` is the weight the average keeps at each step (`training.ema_decay`).
+    """
+
+    def __init__(self, decay: float) -> None:
+        from torch.optim.swa_utils import get_ema_multi_avg_fn
+
+        super().__init__(multi_avg_fn=get_ema_multi_avg_fn(decay))
+        self.decay = decay
+
+
 class KeepBestWeights(L.Callback):
     """Keeps the weights of the epoch with the lowest validation loss (in memory) and per-epoch history.
 
-    Its state goes into Lightning checkpoints, so a resumed fit still knows the best epoch so far.
+    The weights are those validation scored: copied at the end of validation, before a weight-averaging
+    callback later in the list swaps the raw weights back. Its state goes into Lightning checkpoints, so a
+    resumed fit still knows the best epoch so far.
     """
 
     def __init__(self) -> None:
@@ -289,6 +307,11 @@ class KeepBestWeights(L.Callback):
         self.best_state: dict | None = None
         self.history: list[dict[str, float]] = []
         self._lr = float("nan")
+        self._validated: dict | None = None  # the weights the last validation scored
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._validated = {k: v.detach().clone() for k, v in module.network.state_dict().items()}
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self._lr = float(trainer.optimizers[0].param_groups[0]["lr"])  # the rate this epoch trains with
@@ -302,7 +325,8 @@ class KeepBestWeights(L.Callback):
         val = metrics.get("val_loss")
         if val is not None and val < self.best_loss:
             self.best_loss = val
-            self.best_state = copy.deepcopy(module.network.state_dict())
+            self.best_state = self._validated or copy.deepcopy(module.network.state_dict())
+        self._validated = None
 
     def state_dict(self) -> dict:
         return {"best_loss": self.best_loss, "best_state": self.best_state, "history": self.history}

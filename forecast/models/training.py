@@ -85,6 +85,7 @@ def train_constraints() -> dict[str, list]:
         "max_steps": [Interval(Integral, -1, None, closed="left")],
         "limit_train_batches": [Interval(Real, 0, None, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "ema_half_life": [Interval(Real, 0, None, closed="neither"), None],
         "accelerator": [str],
         "devices": [Interval(Integral, 1, None, closed="left"), str],
         "precision": [str, Integral],
@@ -105,6 +106,10 @@ class TrainConfig:
     gradient_clip_val None or 0 trains without clipping. max_steps=-1: no step limit. patience: epochs
     without a lower validation loss before stopping (None: never stop early). checkpoint_dir: where
     `last.ckpt` is written after every epoch and resumed from by a later call with the same folder.
+    ema_half_life: when set, an exponential moving average of the weights (Polyak averaging) is kept,
+    updated after every step, with this half-life in epochs (scale-free: the same setting means the same
+    thing for 30 or 3,000 steps an epoch); validation, early stopping, the kept best weights and the
+    returned network are the average's. None: the raw weights.
     Early stopping is on by default (patience, best weights restored), so max_epochs is a ceiling rather
     than a budget: a fit stops once validation stops improving instead of stopping while still improving
     (issue 16: 20 fixed epochs under-fit hourly weather). Without validation windows patience is ignored.
@@ -121,6 +126,7 @@ class TrainConfig:
     max_steps: int = -1
     limit_train_batches: int | float = 1.0
     patience: int | None = 5
+    ema_half_life: float | None = None
     accelerator: str = "cpu"
     devices: int | str = 1
     precision: str | int = "32-true"
@@ -163,6 +169,21 @@ class TrainResult:
     highway_penalty: float | None = None  # skip="ridge": the relative ridge penalty chosen (forecast.models.highway)
 
 
+def steps_per_epoch(n_windows: int, batch_size: int, limit_train_batches: int | float = 1.0) -> int:
+    """Optimizer steps in one epoch of `n_windows` training windows, as Lightning counts them (at least 1)."""
+    batches = -(-n_windows // batch_size)
+    if isinstance(limit_train_batches, float):
+        batches = int(batches * limit_train_batches)
+    else:
+        batches = min(batches, int(limit_train_batches))
+    return max(1, batches)
+
+
+def ema_decay(half_life_epochs: float, steps: int) -> float:
+    """The per-step decay of a moving average whose weight on a step halves after `half_life_epochs` epochs."""
+    return 0.5 ** (1.0 / (half_life_epochs * steps))
+
+
 def still_improving(history: Sequence[dict[str, float]]) -> bool:
     """Whether the lowest validation loss of a training `history` (per epoch) came at its last epoch, after
     an earlier one: the fit stopped while still improving, so a higher max_epochs would likely help. False
@@ -201,7 +222,13 @@ def train(
     import torch
 
     from forecast.data.datamodule import WindowDataModule
-    from forecast.models.lightning import ForecastModule, KeepBestWeights, fit_trainer, quiet_lightning
+    from forecast.models.lightning import (
+        ExponentialWeightAverage,
+        ForecastModule,
+        KeepBestWeights,
+        fit_trainer,
+        quiet_lightning,
+    )
 
     started = time.perf_counter()
     config.validate()
@@ -211,6 +238,11 @@ def train(
         raise InputError("lr_schedule='plateau' watches the validation loss, but there are no validation windows")
     keep_best = KeepBestWeights()
     trainer_callbacks: list = [keep_best, *callbacks]
+    if config.ema_half_life is not None:
+        # After keep_best: Lightning runs callbacks in list order, so keep_best copies the averaged weights at
+        # the end of validation before the averaging callback swaps the raw weights back.
+        steps = steps_per_epoch(len(train_windows), config.batch_size, config.limit_train_batches)
+        trainer_callbacks.append(ExponentialWeightAverage(ema_decay(config.ema_half_life, steps)))
     if config.patience and has_val:
         trainer_callbacks.append(L.pytorch.callbacks.EarlyStopping("val_loss", patience=config.patience))
     resume_from = None

@@ -140,3 +140,42 @@ def test_decay_schedule_keeps_the_rate_then_multiplies_it_by_the_factor_each_epo
     expected = [0.01] * LR_DECAY_START + [0.01 * LR_DECAY_FACTOR ** k for k in (1, 2, 3)]
     assert seen.rates == pytest.approx(expected)
     assert [row["lr"] for row in result.history] == pytest.approx(expected)
+
+
+def _val_mse(network: RecurrentNetwork, windows: ArrayWindows) -> float:
+    batch = {k: torch.as_tensor(v) for k, v in windows.batch(np.arange(len(windows))).items()}
+    with torch.no_grad():
+        pred, _ = network.eval()(batch["x"])
+    return float(torch.nn.functional.mse_loss(pred.squeeze(-1), batch["y"]))
+
+
+def test_weight_average_is_what_validation_scores_and_what_comes_back():
+    """With ema_half_life the kept weights are the moving average validation scored, not the raw weights of
+    that epoch (which would score differently); the raw trajectory is the same as without averaging."""
+    train_w, val_w = _windows(64, 0), _windows(16, 1)
+    config = TrainConfig(max_epochs=4, batch_size=16, lr=0.05, patience=None)
+    raw = train(_network, train_w, val_w, config, seed=2)
+    averaged = train(_network, train_w, val_w, TrainConfig(**{**config.__dict__, "ema_half_life": 0.5}), seed=2)
+    assert averaged.best_val_loss == pytest.approx(_val_mse(averaged.network, val_w), rel=1e-5)
+    assert raw.best_val_loss == pytest.approx(_val_mse(raw.network, val_w), rel=1e-5)
+    assert [r["train_loss"] for r in averaged.history] == pytest.approx([r["train_loss"] for r in raw.history])
+    assert [r["val_loss"] for r in averaged.history] != pytest.approx([r["val_loss"] for r in raw.history])
+
+
+def test_weight_average_without_validation_returns_the_average():
+    config = TrainConfig(max_epochs=3, batch_size=16, lr=0.05)
+    raw = train(_network, _windows(64, 0), None, config, seed=4).network.state_dict()
+    averaged = train(_network, _windows(64, 0), None, TrainConfig(**{**config.__dict__, "ema_half_life": 1.0}),
+                     seed=4).network.state_dict()
+    assert any(not torch.allclose(raw[n], averaged[n]) for n in raw if raw[n].is_floating_point())
+
+
+def test_ema_half_life_is_in_epochs_whatever_the_steps_per_epoch():
+    from forecast.models.training import ema_decay, steps_per_epoch
+
+    assert steps_per_epoch(64, 16) == 4 and steps_per_epoch(65, 16) == 5
+    assert steps_per_epoch(64, 16, 0.5) == 2 and steps_per_epoch(64, 16, 3) == 3 and steps_per_epoch(3, 16, 0.1) == 1
+    for steps in (4, 31, 3000):
+        assert ema_decay(2.0, steps) ** (2 * steps) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="ema_half_life"):
+        train(_network(), _windows(32, 0), None, TrainConfig(ema_half_life=0.0))
