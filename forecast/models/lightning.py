@@ -283,8 +283,8 @@ def quiet_lightning() -> None:
 class ExponentialWeightAverage(WeightAveraging):
     """An exponential moving average of the weights, updated after every optimizer step (Polyak averaging).
 
-    Lightning's WeightAveraging swaps the average in for validation and copies it into the module when
-    training ends; `decay` is the weight the average keeps at each step (`training.ema_decay`).
+    Lightning's WeightAveraging swaps the average in for validation; `use_average` copies it into the module
+    once the fit is over. `decay` is the weight the average keeps at each step (`training.ema_decay`).
     """
 
     def __init__(self, decay: float) -> None:
@@ -292,6 +292,14 @@ class ExponentialWeightAverage(WeightAveraging):
 
         super().__init__(multi_avg_fn=get_ema_multi_avg_fn(decay))
         self.decay = decay
+
+    def on_train_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        """Leave the raw weights in place: ModelCheckpoint writes `last.ckpt` after this hook, and a resumed fit
+        must continue from the raw weights, not from the average. `train()` calls `use_average` after the fit."""
+
+    def use_average(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        """Copy the average into `module` (what WeightAveraging does when training ends)."""
+        super().on_train_end(trainer, module)
 
 
 class KeepBestWeights(L.Callback):

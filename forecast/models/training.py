@@ -242,7 +242,8 @@ def train(
         # After keep_best: Lightning runs callbacks in list order, so keep_best copies the averaged weights at
         # the end of validation before the averaging callback swaps the raw weights back.
         steps = steps_per_epoch(len(train_windows), config.batch_size, config.limit_train_batches)
-        trainer_callbacks.append(ExponentialWeightAverage(ema_decay(config.ema_half_life, steps)))
+        averaging = ExponentialWeightAverage(ema_decay(config.ema_half_life, steps))
+        trainer_callbacks.append(averaging)
     if config.patience and has_val:
         trainer_callbacks.append(L.pytorch.callbacks.EarlyStopping("val_loss", patience=config.patience))
     resume_from = None
@@ -289,6 +290,8 @@ def train(
                     "use a new checkpoint_dir or delete that file"
                 ) from exc
             raise
+    if config.ema_half_life is not None:
+        averaging.use_average(trainer, module)  # without validation windows, the average is what comes back
     network = module.network
     if keep_best.best_state is not None:
         network.load_state_dict(keep_best.best_state)

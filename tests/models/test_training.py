@@ -179,3 +179,14 @@ def test_ema_half_life_is_in_epochs_whatever_the_steps_per_epoch():
         assert ema_decay(2.0, steps) ** (2 * steps) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="ema_half_life"):
         train(_network(), _windows(32, 0), None, TrainConfig(ema_half_life=0.0))
+
+
+def test_weight_average_resumes_from_the_raw_weights(tmp_path):
+    """A fit resumed from last.ckpt with ema_half_life continues as if never stopped: the checkpoint keeps the
+    raw weights and the average apart (Lightning's last save comes after its end-of-training hooks)."""
+    train_w, val_w = _windows(64, 0), _windows(16, 1)
+    config = {"batch_size": 16, "lr": 0.05, "ema_half_life": 0.5, "patience": None}
+    train(_network, train_w, val_w, TrainConfig(max_epochs=2, checkpoint_dir=tmp_path, **config), seed=1)
+    resumed = train(_network, train_w, val_w, TrainConfig(max_epochs=4, checkpoint_dir=tmp_path, **config), seed=1)
+    straight = train(_network, train_w, val_w, TrainConfig(max_epochs=4, **config), seed=1)
+    assert [r["val_loss"] for r in resumed.history] == pytest.approx([r["val_loss"] for r in straight.history])
