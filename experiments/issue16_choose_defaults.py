@@ -8,6 +8,7 @@ Ridge on lags and persistence, lookback 30, the target alone.
 usage: python experiments/issue16_choose_defaults.py DATASET HORIZON RECIPE[,RECIPE]   (one torch thread)
 recipes: V0_transducer V1_direct_last_linear V2_direct_last V3_direct_plain V4_segments_last_linear
          V5_direct_last_ridge (the ridge-fitted highway, forecast.models.highway)
+         V6_direct_last_ema (V2 with a moving average of the weights, half-life one epoch)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ RECIPES = {
     "V3_direct_plain": {"head": "direct", "normalize": "none", "skip": "none"},
     "V4_segments_last_linear": {"head": "segments", "normalize": "last", "skip": "linear"},
     "V5_direct_last_ridge": {"head": "direct", "normalize": "last", "skip": "ridge"},
+    "V6_direct_last_ema": {"head": "direct", "normalize": "last", "skip": "none", "ema_half_life": 1.0},
 }
 
 

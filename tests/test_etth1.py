@@ -238,3 +238,7 @@ def test_cli_options_reach_the_config():
     highway_revin = config_from_args(build_parser().parse_args(
         ["benchmark", "etth1", "--recipe", "highway", "--rnn-normalize", "revin"])).recurrent
     assert highway_revin == replace(highway, normalize="revin")
+    assert segrnn.ema_half_life is None  # weight averaging is off unless asked for
+    averaged = config_from_args(build_parser().parse_args(
+        ["benchmark", "etth1", "--recipe", "segrnn", "--rnn-ema-half-life", "1"])).recurrent
+    assert averaged == replace(segrnn, ema_half_life=1.0)

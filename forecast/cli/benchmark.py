@@ -15,7 +15,7 @@ BENCHMARKS = ("etth1",)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from forecast.cli.common import positive_int
+    from forecast.cli.common import positive_float, positive_int
 
     p = add_command(
         sub, "benchmark",
@@ -58,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="add a linear map of each target's lookback to the recurrent head, learned with it "
                         "(linear, pointwise recipe's default) or fitted by ridge regression first and frozen "
                         "(ridge), or not (none, segments recipe's default)")
+    p.add_argument("--rnn-ema-half-life", type=positive_float, default=None, metavar="EPOCHS",
+                   help="validate and keep a moving average of the recurrent nets' weights with this half-life "
+                        "in epochs (default: the recipe's, off)")
     p.add_argument("--workers", type=positive_int, default=1,
                    help="processes running fits side by side, each with --threads threads (default 1)")
     add_threads(p)
@@ -91,7 +94,8 @@ def config_from_args(args: argparse.Namespace):
     if not args.quick:
         overrides["recurrent"] = RECIPES[overrides["recipe"]]
     config = ETTh1Config.quick(**overrides) if args.quick else ETTh1Config(**overrides)
-    changes = {k: v for k, v in (("normalize", args.rnn_normalize), ("skip", args.rnn_skip)) if v is not None}
+    changes = {k: v for k, v in (("normalize", args.rnn_normalize), ("skip", args.rnn_skip),
+                                 ("ema_half_life", args.rnn_ema_half_life)) if v is not None}
     return replace(config, recurrent=replace(config.recurrent, **changes)) if changes else config
 
 
@@ -103,8 +107,10 @@ def canonical_command(args: argparse.Namespace, config) -> str:
              f"--setting {setting}", f"--models {','.join(config.models)}", f"--recipe {config.recipe}"]
     if args.quick:
         parts.append("--quick")
-    parts += [f"--rnn-normalize {config.recurrent.normalize}", f"--rnn-skip {config.recurrent.skip}",
-              f"--workers {args.workers}", f"--threads {args.threads}"]
+    parts += [f"--rnn-normalize {config.recurrent.normalize}", f"--rnn-skip {config.recurrent.skip}"]
+    if config.recurrent.ema_half_life is not None:
+        parts.append(f"--rnn-ema-half-life {config.recurrent.ema_half_life:g}")
+    parts += [f"--workers {args.workers}", f"--threads {args.threads}"]
     return " ".join(parts)
 
 
