@@ -6,7 +6,6 @@ Clipping is set on the Trainer (gradient_clip_val / gradient_clip_algorithm); th
 
 from __future__ import annotations
 
-import copy
 import math
 import signal
 import threading
@@ -25,8 +24,8 @@ from forecast.models.networks import RecurrentNetwork
 from forecast.models.tasks import CLASSIFY_TASKS, LOSSES, TASKS
 from forecast.models.training import decay_factor
 
-__all__ = ["CLASSIFY_TASKS", "LOSSES", "TASKS", "ExponentialWeightAverage", "ForecastModule", "KeepBestWeights", "fit_trainer",
-           "quiet_lightning"]
+__all__ = ["CLASSIFY_TASKS", "LOSSES", "TASKS", "ExponentialWeightAverage", "ForecastModule", "KeepBestWeights",
+           "fit_trainer", "quiet_lightning"]
 
 
 def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
@@ -291,7 +290,6 @@ class ExponentialWeightAverage(WeightAveraging):
         from torch.optim.swa_utils import get_ema_multi_avg_fn
 
         super().__init__(multi_avg_fn=get_ema_multi_avg_fn(decay))
-        self.decay = decay
 
     def on_train_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         """Leave the raw weights in place: ModelCheckpoint writes `last.ckpt` after this hook, and a resumed fit
@@ -333,7 +331,7 @@ class KeepBestWeights(L.Callback):
         val = metrics.get("val_loss")
         if val is not None and val < self.best_loss:
             self.best_loss = val
-            self.best_state = self._validated or copy.deepcopy(module.network.state_dict())
+            self.best_state = self._validated  # a val_loss means validation ran and left its weights here
         self._validated = None
 
     def state_dict(self) -> dict:

@@ -238,6 +238,7 @@ def train(
         raise InputError("lr_schedule='plateau' watches the validation loss, but there are no validation windows")
     keep_best = KeepBestWeights()
     trainer_callbacks: list = [keep_best, *callbacks]
+    averaging = None
     if config.ema_half_life is not None:
         # After keep_best: Lightning runs callbacks in list order, so keep_best copies the averaged weights at
         # the end of validation before the averaging callback swaps the raw weights back.
@@ -290,7 +291,7 @@ def train(
                     "use a new checkpoint_dir or delete that file"
                 ) from exc
             raise
-    if config.ema_half_life is not None:
+    if averaging is not None:
         averaging.use_average(trainer, module)  # without validation windows, the average is what comes back
     network = module.network
     if keep_best.best_state is not None:
