@@ -10,6 +10,7 @@ lags and persistence; with several seeds the mean forecast over seeds is scored 
 
 usage: python experiments/issue16_weather_folds.py DATASET HORIZON [--cells gru,lstm,rnn]
            [--recipes V2_direct_last,V5_direct_last_ridge] [--seeds 1] [--folds 3] [--fold-size 0.1]
+           [--lookback 30] [--features COL,...] [--calendar NAME,...]
 prints one JSON line per fold: MAE per model and one-sided Diebold-Mariano p-values (absolute loss,
 h = horizon) of every model against Ridge and against persistence. One torch thread.
 """
@@ -38,6 +39,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--fold-size", type=float, default=0.1, help="share of the timestamps per fold")
     p.add_argument("--lookback", type=int, default=30, help="`forecast backtest`'s default")
+    p.add_argument("--features", default="", help="covariates observed up to the origin, as `forecast backtest "
+                   "--features` (every model, Ridge included, reads them; default: the target alone)")
+    p.add_argument("--calendar", default="", help="calendar features, as `forecast backtest --calendar` "
+                   "(dayofweek, dayofyear, hour, month; every model reads them)")
     args = p.parse_args(argv)
     cells, recipes = args.cells.split(","), args.recipes.split(",")
     bad = [c for c in cells if c not in CELLS] + [r for r in recipes if r not in RECIPES]
@@ -72,7 +77,14 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     frame, info = datasets.load(args.dataset), datasets.spec(args.dataset)
     stamps = frame.index.unique().sort_values()
-    spec = WindowSpec(target=info.target, lookback=args.lookback, horizon=args.horizon, id_col=info.id_col)
+    missing = [c for c in _names(args.features) if c not in frame.columns]
+    if missing:
+        _fail(f"--features {missing} not in {args.dataset}; its columns: {', '.join(frame.columns)}")
+    try:
+        spec = WindowSpec(target=info.target, lookback=args.lookback, horizon=args.horizon, id_col=info.id_col,
+                          features=_names(args.features), calendar=_names(args.calendar))
+    except ValueError as exc:
+        _fail(f"--calendar: {exc}")
     for k in range(args.folds):
         first = test_start - (args.folds - k) * args.fold_size
         known = frame[frame.index < stamps[int(len(stamps) * (first + args.fold_size))]]  # nothing after the fold
@@ -96,6 +108,11 @@ def main(argv: list[str] | None = None) -> None:
             "p_better_than_ridge": _p_better(joined, "ridge"),
             "p_better_than_naive": _p_better(joined, "naive"),
         }), flush=True)
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """A comma-separated option as a tuple of names; empty for ''."""
+    return tuple(name for name in text.split(",") if name)
 
 
 def _fail(message: str) -> None:
