@@ -25,6 +25,8 @@ import time
 
 from issue16_choose_defaults import RECIPES
 
+from forecast.config import CALENDAR_FEATURES
+
 CELLS = ("rnn", "gru", "lstm")
 
 
@@ -41,13 +43,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lookback", type=int, default=30, help="`forecast backtest`'s default")
     p.add_argument("--features", default="", help="covariates observed up to the origin, as `forecast backtest "
                    "--features` (every model, Ridge included, reads them; default: the target alone)")
-    p.add_argument("--calendar", default="", help="calendar features, as `forecast backtest --calendar` "
-                   "(dayofweek, dayofyear, hour, month; every model reads them)")
+    p.add_argument("--calendar", default="", help="calendar features, as `forecast backtest --calendar`, from "
+                   f"{','.join(CALENDAR_FEATURES)} (every model reads them)")
     args = p.parse_args(argv)
     cells, recipes = args.cells.split(","), args.recipes.split(",")
     bad = [c for c in cells if c not in CELLS] + [r for r in recipes if r not in RECIPES]
     if bad:
         _fail(f"unknown cell or recipe {bad}; --cells takes {CELLS}, --recipes {tuple(RECIPES)}")
+    args.feature_names, args.calendar_names = _names(args.features), _names(args.calendar)
+    unknown = [name for name in args.calendar_names if name not in CALENDAR_FEATURES]
+    if unknown:
+        _fail(f"unknown calendar features {unknown}; --calendar takes {','.join(CALENDAR_FEATURES)}")
     try:
         args.seed_list = [int(s) for s in args.seeds.split(",")]
     except ValueError:
@@ -77,14 +83,14 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     frame, info = datasets.load(args.dataset), datasets.spec(args.dataset)
     stamps = frame.index.unique().sort_values()
-    missing = [c for c in _names(args.features) if c not in frame.columns]
+    missing = [c for c in args.feature_names if c not in frame.columns]
     if missing:
         _fail(f"--features {missing} not in {args.dataset}; its columns: {', '.join(frame.columns)}")
     try:
         spec = WindowSpec(target=info.target, lookback=args.lookback, horizon=args.horizon, id_col=info.id_col,
-                          features=_names(args.features), calendar=_names(args.calendar))
-    except ValueError as exc:
-        _fail(f"--calendar: {exc}")
+                          features=args.feature_names, calendar=args.calendar_names)
+    except ValueError as exc:  # e.g. a --lookback below 1, or a feature that is also the target
+        _fail(str(exc))
     for k in range(args.folds):
         first = test_start - (args.folds - k) * args.fold_size
         known = frame[frame.index < stamps[int(len(stamps) * (first + args.fold_size))]]  # nothing after the fold

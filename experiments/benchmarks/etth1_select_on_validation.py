@@ -9,7 +9,7 @@ etth1` (or `etth1_merge.py`), each given as LABEL=PATH; rows without a validatio
         segments=results/etth1_long_horizon.json highway=results/etth1_highway_last.json \
         highway=results/etth1_highway_l512.json \
         highway-revin=results/etth1_highway.json \
-        segrnn=results/etth1_segrnn_budget.json segrnn=results/etth1_segrnn_univariate.json
+        segrnn=results/etth1_segrnn_budget.json segrnn=results/etth1_segrnn_univariate.json \
         segrnn-ema=results/etth1_segrnn_ema.json
 Prints JSON: every candidate with its seeds, mean validation and test MSE, and the choice per cell.
 """
