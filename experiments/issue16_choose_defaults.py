@@ -9,6 +9,7 @@ usage: python experiments/issue16_choose_defaults.py DATASET HORIZON RECIPE[,REC
 recipes: V0_transducer V1_direct_last_linear V2_direct_last V3_direct_plain V4_segments_last_linear
          V5_direct_last_ridge (the ridge-fitted highway, forecast.models.highway)
          V6_direct_last_ema (V2 with a moving average of the weights, half-life one epoch)
+         V7_direct_last_l1 (V2 trained on absolute error, the loss the weather verdicts score)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ RECIPES = {
     "V4_segments_last_linear": {"head": "segments", "normalize": "last", "skip": "linear"},
     "V5_direct_last_ridge": {"head": "direct", "normalize": "last", "skip": "ridge"},
     "V6_direct_last_ema": {"head": "direct", "normalize": "last", "skip": "none", "ema_half_life": 1.0},
+    "V7_direct_last_l1": {"head": "direct", "normalize": "last", "skip": "none", "loss": "mae"},
 }
 
 
