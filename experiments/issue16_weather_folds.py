@@ -10,7 +10,7 @@ lags and persistence; with several seeds the mean forecast over seeds is scored 
 
 usage: python experiments/issue16_weather_folds.py DATASET HORIZON [--cells gru,lstm,rnn]
            [--recipes V2_direct_last,V5_direct_last_ridge] [--seeds 1] [--folds 3] [--fold-size 0.1]
-           [--lookback 30] [--features COL,...] [--calendar NAME,...]
+           [--lookback 30] [--features COL,...] [--calendar NAME,...] [--level-input]
 prints one JSON line per fold: MAE per model and one-sided Diebold-Mariano p-values (absolute loss,
 h = horizon) of every model against Ridge and against persistence. One torch thread.
 """
@@ -45,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "--features` (every model, Ridge included, reads them; default: the target alone)")
     p.add_argument("--calendar", default="", help="calendar features, as `forecast backtest --calendar`, from "
                    f"{','.join(CALENDAR_FEATURES)} (every model reads them)")
+    p.add_argument("--level-input", action="store_true",
+                   help="add a copy of the target (`level`) read as a covariate by every model: the recurrent nets "
+                        "normalize only the target's own columns, so they see the level beside the changes")
     args = p.parse_args(argv)
     cells, recipes = args.cells.split(","), args.recipes.split(",")
     bad = [c for c in cells if c not in CELLS] + [r for r in recipes if r not in RECIPES]
@@ -82,6 +85,11 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", category=UserWarning)  # Lightning's notes on tiny data loaders
     torch.set_num_threads(1)
     frame, info = datasets.load(args.dataset), datasets.spec(args.dataset)
+    if args.level_input:
+        if "level" in frame.columns:
+            _fail(f"--level-input adds a column 'level', but {args.dataset} already has one")
+        frame = frame.assign(level=frame[info.target])
+        args.feature_names = (*args.feature_names, "level")
     stamps = frame.index.unique().sort_values()
     missing = [c for c in args.feature_names if c not in frame.columns]
     if missing:
